@@ -1,0 +1,42 @@
+# Set-up, build, run and test. `make run` and `make test` work on a fresh machine: they create the
+# project-local venv with the pinned torch wheel (libtorch comes only from PyPI), build the release
+# binary with an rpath to that libtorch, then run the quickstart or the whole test suite.
+
+PYTHON        ?= python3
+TORCH_VERSION := 2.11.0
+# The CUDA runtime pieces libtorch_cpu.so links against, at the versions torch 2.11.0 pins
+# (cuda-toolkit 13.0.2). The rest of torch's CUDA dependencies are not needed on CPU.
+CUDA_PIECES   := nvidia-cuda-runtime==13.0.96.* nvidia-cuda-cupti==13.0.85.*
+VENV          := .venv
+STAMP         := $(VENV)/.awmt-torch-$(TORCH_VERSION)
+# Evaluated when a recipe runs, i.e. after the venv exists.
+LIBTORCH       = $(abspath $(firstword $(wildcard $(VENV)/lib/python3*/site-packages/torch)))
+CARGO_ENV      = LIBTORCH=$(LIBTORCH)
+AWMT          := target/release/awmt
+PIPELINE      ?= pipelines/quickstart.yaml
+
+.PHONY: all setup build run test bench clean-venv
+
+all: build
+
+setup: $(STAMP)
+
+$(STAMP):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --no-deps "torch==$(TORCH_VERSION)" $(CUDA_PIECES)
+	touch $@
+
+build: $(STAMP)
+	$(CARGO_ENV) cargo build --release --locked
+
+run: build
+	$(AWMT) run $(PIPELINE)
+
+test: build
+	$(CARGO_ENV) cargo test --release --locked -- --test-threads=2
+
+bench: build
+	bash benches/run_all.sh
+
+clean-venv:
+	rm -rf $(VENV)

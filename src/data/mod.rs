@@ -1,0 +1,1 @@
+//! Datasets: CelebA and Market-1501/Duke loaders, procedural datasets, the image pipeline.

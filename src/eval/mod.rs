@@ -1,0 +1,1 @@
+//! Evaluation: predictions, per-attribute and example-based metrics, significance tests.

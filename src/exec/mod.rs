@@ -1,0 +1,1 @@
+//! exec layer (being written).

@@ -1,0 +1,16 @@
+//! awmt: declarative, content-cached experiment pipelines for the AWMT paper (He et al., 2017).
+//!
+//! Layers, top to bottom (no arrows upward): `pipeline` (YAML → validated, expanded stages → DAG),
+//! `cache` (keys, atomic entries, locks), `exec` (scheduler and executors), `stages` (one file per
+//! kind), and the domain code the kinds call: `data`, `model`, `train`, `eval`, `report`.
+
+pub mod cache;
+pub mod data;
+pub mod eval;
+pub mod exec;
+pub mod model;
+pub mod pipeline;
+pub mod report;
+pub mod stages;
+pub mod train;
+pub mod util;

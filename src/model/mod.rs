@@ -1,0 +1,1 @@
+//! Networks: ResNet trunks, a small CNN, per-task heads, pretrained-weight import.

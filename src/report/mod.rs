@@ -1,0 +1,1 @@
+//! Reporting: tables (CSV/Markdown/HTML), figures, the HTML report.

@@ -1,0 +1,201 @@
+//! Stage kinds: the only place that knows what a `kind:` does. One kind per file.
+//!
+//! A kind validates its `with:` parameters at load time (before anything runs) and, at run time,
+//! reads its inputs from paths the executor hands it and writes its outputs under `ctx.out_dir`.
+//! It never learns where the cache lives: inputs are plain paths, outputs go to a directory that
+//! the executor publishes atomically afterwards.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub mod command;
+pub mod compare;
+pub mod evaluate;
+pub mod plot;
+pub mod prepare;
+pub mod report;
+pub mod split;
+pub mod synth;
+pub mod train;
+
+/// One resolved input of a stage: a published upstream output directory, or a file/directory of
+/// the workspace.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InputItem {
+    /// Absolute path to read from. For an upstream stage this is its published output directory.
+    pub path: PathBuf,
+    /// The upstream stage's name (e.g. `eval[awmt]`) when the input is a stage output.
+    pub stage: Option<String>,
+}
+
+/// Everything a stage needs to run. Serialised to JSON for `awmt exec-stage` subprocesses.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StageContext {
+    /// The stage's (expanded) name, e.g. `separate[Smiling]`.
+    pub stage: String,
+    /// The pipeline's `name:`.
+    pub pipeline: String,
+    pub kind: String,
+    /// Canonical parameters, as returned by [`StageKind::check_params`].
+    pub params: serde_json::Value,
+    /// Input slot name -> items, in declaration order.
+    pub inputs: BTreeMap<String, Vec<InputItem>>,
+    /// Where outputs go. Empty and private to this attempt.
+    pub out_dir: PathBuf,
+    /// Survives a killed attempt of the same stage key (checkpoints); removed after publishing.
+    pub scratch_dir: PathBuf,
+    /// The pipeline file's directory (or the stage's `wdir`): where relative paths point.
+    pub work_dir: PathBuf,
+    /// CPU threads this stage may use (`resources.cpus`).
+    pub threads: usize,
+    /// GPUs granted (`resources.gpus`); 0 means CPU only.
+    pub gpus: usize,
+}
+
+impl StageContext {
+    /// All items of an input slot (empty when the slot was not given).
+    pub fn inputs(&self, name: &str) -> &[InputItem] {
+        self.inputs.get(name).map(|v| v.as_slice()).unwrap_or(&[])
+    }
+
+    /// The single item of an input slot; an error if it is missing or has several.
+    pub fn input(&self, name: &str) -> Result<&InputItem> {
+        match self.inputs(name) {
+            [one] => Ok(one),
+            [] => bail!("stage `{}` needs input `{name}`", self.stage),
+            many => bail!("stage `{}`: input `{name}` must name one item, got {}", self.stage, many.len()),
+        }
+    }
+
+    /// The stage's parameters as the kind's own struct.
+    pub fn params<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_value(self.params.clone())
+            .with_context(|| format!("stage `{}`: parameters do not match kind `{}`", self.stage, self.kind))
+    }
+
+    /// A path under the output directory, creating its parent directories.
+    pub fn out_path(&self, rel: impl AsRef<Path>) -> Result<PathBuf> {
+        let p = self.out_dir.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        Ok(p)
+    }
+}
+
+/// A problem with one `with:` parameter, located by its key path under `with:` so the pipeline
+/// layer can quote the user's line.
+#[derive(Debug, Clone)]
+pub struct ParamError {
+    /// Keys below `with:` (e.g. `["weighting", "k"]`); empty when it concerns `with:` as a whole.
+    pub path: Vec<String>,
+    pub message: String,
+}
+
+impl ParamError {
+    pub fn new(path: &[&str], message: impl Into<String>) -> Self {
+        ParamError { path: path.iter().map(|s| s.to_string()).collect(), message: message.into() }
+    }
+}
+
+/// One named input a kind reads.
+#[derive(Debug, Clone, Copy)]
+pub struct InputSlot {
+    pub name: &'static str,
+    pub required: bool,
+    /// Whether the slot takes several items (`runs: [eval.*]`).
+    pub many: bool,
+}
+
+/// Resources a stage asks the scheduler for.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    pub cpus: usize,
+    pub gpus: usize,
+    /// Bytes; 0 = no reservation.
+    pub mem: u64,
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Resources { cpus: 1, gpus: 0, mem: 0 }
+    }
+}
+
+/// What a stage kind must provide. Implementations are stateless unit structs.
+pub trait StageKind: Send + Sync {
+    /// The name used in `kind:`.
+    fn name(&self) -> &'static str;
+    /// Bump whenever the same parameters and inputs would now give different output bytes.
+    /// It is part of every cache key of this kind.
+    fn version(&self) -> u32;
+    /// The input slots this kind reads; `inputs:` naming any other slot is an error.
+    fn input_slots(&self) -> &'static [InputSlot];
+    /// Validates `with:` (after interpolation) and returns the canonical parameters with every
+    /// default filled in. The result is part of the cache key, so two spellings of the same
+    /// settings give the same key.
+    fn check_params(&self, with: &serde_json::Value) -> Result<serde_json::Value, ParamError>;
+    /// Default resources when the stage has no `resources:`.
+    fn default_resources(&self, _params: &serde_json::Value) -> Resources {
+        Resources::default()
+    }
+    /// Globs (relative to the output directory) copied to `reports/<pipeline>/<stage>/`.
+    fn user_outputs(&self) -> &'static [&'static str] {
+        &["*"]
+    }
+    /// Whether the stage runs in its own `awmt exec-stage` process (own torch threads and RNG,
+    /// killable as a process group). Only kinds that spawn their own processes say no.
+    fn isolated(&self) -> bool {
+        true
+    }
+    /// Files of the output directory that also belong at a workspace path (relative to
+    /// `work_dir`), restored there whenever the stage is found cached. `(entry path, workspace path)`.
+    fn workspace_outputs(&self, _params: &serde_json::Value) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// Does the work: reads `ctx.inputs`, writes under `ctx.out_dir`.
+    fn run(&self, ctx: &StageContext) -> Result<()>;
+}
+
+/// Every built-in kind.
+pub fn registry() -> &'static [&'static dyn StageKind] {
+    &[
+        &command::Command,
+        &synth::Synth,
+        &split::Split,
+        &prepare::Prepare,
+        &train::Train,
+        &evaluate::Evaluate,
+        &compare::Compare,
+        &plot::Plot,
+        &report::Report,
+    ]
+}
+
+/// Looks a kind up by name.
+pub fn find(kind: &str) -> Option<&'static dyn StageKind> {
+    registry().iter().copied().find(|k| k.name() == kind)
+}
+
+/// Deserialises `with:` into `T` (which should `#[serde(deny_unknown_fields)]` and give defaults)
+/// and serialises it back, so that the canonical parameters carry every default explicitly.
+pub fn canonical_params<T: DeserializeOwned + Serialize>(with: &serde_json::Value) -> Result<serde_json::Value, ParamError> {
+    let value = if with.is_null() { serde_json::Value::Object(Default::default()) } else { with.clone() };
+    let parsed: T = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path: Vec<String> = e
+            .path()
+            .iter()
+            .filter_map(|seg| match seg {
+                serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                _ => None,
+            })
+            .collect();
+        ParamError { path, message: e.into_inner().to_string() }
+    })?;
+    serde_json::to_value(&parsed).map_err(|e| ParamError { path: vec![], message: e.to_string() })
+}

@@ -1,0 +1,23 @@
+//! `kind: split` — not implemented yet.
+
+use super::{InputSlot, ParamError, StageContext, StageKind};
+
+pub struct Split;
+
+impl StageKind for Split {
+    fn name(&self) -> &'static str {
+        "split"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn input_slots(&self) -> &'static [InputSlot] {
+        &[]
+    }
+    fn check_params(&self, _with: &serde_json::Value) -> Result<serde_json::Value, ParamError> {
+        Err(ParamError::new(&[], "kind `split` is not implemented yet"))
+    }
+    fn run(&self, _ctx: &StageContext) -> anyhow::Result<()> {
+        anyhow::bail!("kind `split` is not implemented yet")
+    }
+}

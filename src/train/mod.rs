@@ -1,0 +1,1 @@
+//! Training: Algorithm 1, task-weighting methods, losses, checkpoints, logs.
