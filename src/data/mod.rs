@@ -1,1 +1,2 @@
 //! Datasets: CelebA and Market-1501/Duke loaders, procedural datasets, the image pipeline.
+pub mod tasks;
