@@ -1,1 +1,2 @@
 //! Training: Algorithm 1, task-weighting methods, losses, checkpoints, logs.
+pub mod predict;
