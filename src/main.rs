@@ -226,7 +226,8 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
             }
             let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
             let opts = RunOptions {
-                jobs: jobs.unwrap_or(cpus).max(1),
+                // Under Slurm the cluster schedules; without --jobs, submit whatever is ready.
+                jobs: jobs.unwrap_or(if executor == ExecutorKind::Slurm { usize::MAX } else { cpus }).max(1),
                 selected,
                 force: force_mask,
                 dry_run,

@@ -92,6 +92,7 @@ pub fn run(
     let mut outcomes: Vec<Option<StageOutcome>> = vec![None; n];
     let (mut used_cpus, mut used_gpus, mut used_mem, mut running) = (0usize, 0usize, 0u64, 0usize);
     let mut stop_launching = false;
+    let mut held: std::collections::HashMap<usize, (usize, usize, u64)> = std::collections::HashMap::new();
     let mut cancelled = false;
     let total = opts.selected.iter().filter(|&&s| s).count();
     progress.begin(total);
@@ -179,13 +180,17 @@ pub fn run(
                     continue;
                 }
                 // Resources: always let one stage run, however large its request.
+                // Resources: always let one stage run, however large its request. Stages handed
+                // to a cluster count only against --jobs: the cluster schedules its own slots.
                 let res = stage.resources;
-                let cpus = res.cpus.min(opts.cpus).max(1);
+                let remote = executor.publishes(stage.executor.as_deref());
+                let cpus = if remote { 0 } else { res.cpus.min(opts.cpus).max(1) };
+                let (gpus, mem) = if remote { (0, 0) } else { (res.gpus, res.mem) };
                 let fits = running == 0
                     || (running < opts.jobs
                         && used_cpus + cpus <= opts.cpus
-                        && (res.gpus == 0 || used_gpus + res.gpus <= opts.gpus.max(1))
-                        && (res.mem == 0 || used_mem + res.mem <= opts.mem));
+                        && (gpus == 0 || used_gpus + gpus <= opts.gpus.max(1))
+                        && (mem == 0 || used_mem + mem <= opts.mem));
                 if !fits {
                     continue;
                 }
@@ -193,7 +198,7 @@ pub fn run(
                     (None, None)
                 } else {
                     let attempt = cache.begin(&key)?;
-                    let ctx = context(pipeline, i, &entries, &attempt, cache, &key, cpus, res.gpus)?;
+                    let ctx = context(pipeline, i, &entries, &attempt, cache, &key, cpus, gpus)?;
                     let file = attempt.dir.join("context.json");
                     (Some(attempt), Some((ctx, file)))
                 };
@@ -220,9 +225,10 @@ pub fn run(
                     continue;
                 }
                 used_cpus += cpus;
-                used_gpus += res.gpus;
-                used_mem += res.mem;
+                used_gpus += gpus;
+                used_mem += mem;
                 running += 1;
+                held.insert(i, (cpus, gpus, mem));
                 states[i] = State::Running { attempt, parts, key };
                 moved = true;
             }
@@ -236,10 +242,10 @@ pub fn run(
         let Some(done) = executor.wait(Duration::from_millis(100)) else { continue };
         let i = done.index;
         let stage = &pipeline.stages[i];
-        let res = stage.resources;
-        used_cpus -= res.cpus.min(opts.cpus).max(1);
-        used_gpus -= res.gpus;
-        used_mem -= res.mem;
+        let (c, g, m) = held.remove(&i).unwrap_or_default();
+        used_cpus -= c;
+        used_gpus -= g;
+        used_mem -= m;
         running -= 1;
         let State::Running { attempt, parts, key } = std::mem::replace(&mut states[i], State::Waiting) else {
             continue;
