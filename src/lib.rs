@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod report;
 pub mod stages;
 pub mod train;
+#[cfg(feature = "torch")]
 pub mod torch_env;
 pub mod util;
 

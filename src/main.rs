@@ -337,7 +337,10 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
         }
         Command::ExecStage { context, pipeline, stage, cache } => {
             match (context, pipeline, stage, cache) {
-                (Some(ctx), ..) => awmt::exec::worker::run_context_file(&ctx)?,
+                (Some(file), ..) => {
+                    let ctx = awmt::exec::worker::read_context(&file)?;
+                    awmt::exec::worker::run_stage(&ctx, &file)?
+                }
                 (None, Some(p), Some(s), Some(c)) => awmt::exec::worker::run_pipeline_stage(&p, &s, &c)?,
                 _ => return Err(Failure::Usage("exec-stage needs --context FILE, or --pipeline, --stage and --cache".into())),
             }
@@ -347,11 +350,14 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
 }
 
 fn gpu_count(p: &Pipeline) -> usize {
-    if p.stages.iter().any(|s| s.resources.gpus > 0) && awmt::torch_env::load_cuda_backend() {
-        tch::Cuda::device_count().max(0) as usize
-    } else {
-        0
+    if !p.stages.iter().any(|s| s.resources.gpus > 0) {
+        return 0;
     }
+    awmt::exec::worker::worker_exe()
+        .ok()
+        .and_then(|w| std::process::Command::new(w).arg("gpus").output().ok())
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn total_memory() -> u64 {
@@ -363,27 +369,17 @@ fn total_memory() -> u64 {
 }
 
 fn doctor(cache_dir: &Path) {
-    let threads = tch::get_num_threads();
-    let cuda_loaded = awmt::torch_env::load_cuda_backend();
-    let lib = awmt::torch_env::libtorch_dir().map(|d| d.display().to_string()).unwrap_or_else(|| "not found".into());
-    let version = awmt::torch_env::libtorch_version().unwrap_or_else(|| "unknown".into());
     println!("awmt            {}", env!("CARGO_PKG_VERSION"));
-    println!("libtorch        {version} (expected {}) at {lib}", awmt::TORCH_VERSION);
-    if !version.starts_with(awmt::TORCH_VERSION) && version != "unknown" {
-        println!("                WARNING: this binary was built for torch {}; rebuild with `make build`", awmt::TORCH_VERSION);
+    // libtorch facts come from the worker, the only binary that loads it.
+    match awmt::exec::worker::worker_exe() {
+        Ok(w) => match std::process::Command::new(&w).arg("doctor").output() {
+            Ok(o) if o.status.success() => print!("{}", String::from_utf8_lossy(&o.stdout)),
+            Ok(o) => println!("libtorch        {} failed: {}", w.display(), String::from_utf8_lossy(&o.stderr).trim()),
+            Err(e) => println!("libtorch        cannot start {}: {e}", w.display()),
+        },
+        Err(e) => println!("libtorch        {e:#}"),
     }
-    let cuda = tch::Cuda::is_available();
-    println!(
-        "CUDA            {}",
-        if cuda {
-            format!("available, {} device(s), cuDNN {}", tch::Cuda::device_count(), if tch::Cuda::cudnn_is_available() { "yes" } else { "no" })
-        } else if cuda_loaded {
-            "backend loaded, no usable device".to_string()
-        } else {
-            "not usable (CPU-only libtorch install, or no CUDA libraries)".to_string()
-        }
-    );
-    println!("threads         {threads} torch intra-op, {} CPUs", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!("CPUs            {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let abs = std::fs::canonicalize(cache_dir).unwrap_or_else(|_| cache_dir.to_path_buf());
     let size = if abs.exists() { cache_size(&abs) } else { 0 };
     println!(

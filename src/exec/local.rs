@@ -72,7 +72,7 @@ impl Default for LocalExecutor {
 impl Executor for LocalExecutor {
     fn launch(&mut self, job: Job) -> Result<()> {
         let tx = self.tx.clone();
-        let exe = std::env::current_exe().context("cannot locate the awmt executable")?;
+        let exe = if job.kind.isolated() { super::worker::worker_exe()? } else { PathBuf::new() };
         std::thread::Builder::new()
             .name(format!("stage-{}", job.index))
             .spawn(move || {
@@ -123,7 +123,7 @@ fn run_in_process(kind: &'static dyn StageKind, ctx: &StageContext) -> Result<()
     }
 }
 
-fn run_subprocess(exe: &std::path::Path, ctx: &StageContext, context_file: &std::path::Path) -> Result<()> {
+pub fn run_subprocess(exe: &std::path::Path, ctx: &StageContext, context_file: &std::path::Path) -> Result<()> {
     std::fs::write(context_file, serde_json::to_vec_pretty(ctx)?).with_context(|| format!("writing {}", context_file.display()))?;
     let log = std::fs::OpenOptions::new()
         .create(true)

@@ -1,21 +1,35 @@
-//! `awmt exec-stage`: runs exactly one stage in this process, from a context file written by the
-//! local executor.
+//! Running exactly one stage: `awmt-worker exec-stage --context F` (a local executor's
+//! subprocess) and `awmt exec-stage --pipeline F --stage S --cache D` (a Slurm job).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
 use crate::stages::{self, StageContext};
 
-/// Runs the stage described by the context file at `path`.
-pub fn run_context_file(path: &Path) -> Result<()> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let ctx: StageContext = serde_json::from_slice(&bytes).with_context(|| format!("{}: not a stage context", path.display()))?;
-    run_context(&ctx)
+/// The `awmt-worker` binary beside the running executable: it links libtorch and runs isolated
+/// stages; the `awmt` front end does not, so that it starts fast.
+pub fn worker_exe() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot locate the awmt executable")?;
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    let worker = dir.join("awmt-worker");
+    if worker.is_file() {
+        Ok(worker)
+    } else {
+        anyhow::bail!("`awmt-worker` was not found next to {}; build both binaries with `make build`", exe.display())
+    }
 }
 
-/// Runs one stage with its thread budget applied to rayon and libtorch.
-pub fn run_context(ctx: &StageContext) -> Result<()> {
+/// Reads a context file written by the local executor.
+pub fn read_context(path: &Path) -> Result<StageContext> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{}: not a stage context", path.display()))
+}
+
+/// Runs one stage in this process (the worker), with its thread budget applied to rayon and
+/// libtorch.
+#[cfg(feature = "torch")]
+pub fn run_here(ctx: &StageContext) -> Result<()> {
     let kind = stages::find(&ctx.kind).with_context(|| format!("unknown stage kind `{}`", ctx.kind))?;
     let threads = ctx.threads.max(1);
     rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().ok();
@@ -24,6 +38,17 @@ pub fn run_context(ctx: &StageContext) -> Result<()> {
         crate::torch_env::load_cuda_backend();
     }
     kind.run(ctx)
+}
+
+/// Runs one stage to completion: in-process for kinds that only start processes of their own,
+/// in an `awmt-worker` subprocess otherwise.
+pub fn run_stage(ctx: &StageContext, context_file: &Path) -> Result<()> {
+    let kind = stages::find(&ctx.kind).with_context(|| format!("unknown stage kind `{}`", ctx.kind))?;
+    if kind.isolated() {
+        crate::exec::local::run_subprocess(&worker_exe()?, ctx, context_file)
+    } else {
+        kind.run(ctx)
+    }
 }
 
 /// `awmt exec-stage --pipeline F --stage S --cache DIR`: runs one stage of a pipeline against a
@@ -67,7 +92,7 @@ pub fn run_pipeline_stage(file: &Path, stage: &str, cache_dir: &Path) -> Result<
     // The job's own stdout/stderr already go to the stage log.
     ctx.log = attempt.dir.join("command.log");
     let start = std::time::Instant::now();
-    if let Err(e) = run_context(&ctx) {
+    if let Err(e) = run_stage(&ctx, &attempt.dir.join("context.json")) {
         if let Ok(text) = std::fs::read_to_string(&ctx.log) {
             eprint!("{text}");
         }
