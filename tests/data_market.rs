@@ -19,7 +19,7 @@ fn my_code(def: &TaskDef, l: &IdentityLabels, k: usize, colour_code: &dyn Fn(&st
         },
         TaskDef::Ordinal { .. } => l.labels[k].map(|c| c as i64 + 1).unwrap_or(0),
         TaskDef::Colour { name, classes, .. } => match l.labels[k] {
-            Some(c) => colour_code(name, classes[c as usize]),
+            Some(c) => colour_code(*name, classes[c as usize]),
             None => 0,
         },
     }
@@ -40,7 +40,6 @@ fn check_against_json(format: PedFormat, mat: &str, json: &str, n_train: usize, 
         }
         def[format!("{task}_codes")][field.as_str()].as_i64().expect("colour code")
     };
-    let json_key = |name: &str| -> &str { name };
     for (split, ids) in [("train", &ann.train), ("test", &ann.test)] {
         let per = j["splits"][split]["per_identity"].as_object().unwrap();
         assert_eq!(per.len(), ids.len());
@@ -51,14 +50,14 @@ fn check_against_json(format: PedFormat, mat: &str, json: &str, n_train: usize, 
                 *mine.entry(my_code(d, l, k, &colour_code)).or_default() += 1;
             }
             for v in per.values() {
-                *theirs.entry(v[json_key(d.name())].as_i64().unwrap()).or_default() += 1;
+                *theirs.entry(v[d.name()].as_i64().unwrap()).or_default() += 1;
             }
             assert_eq!(mine, theirs, "{} {split} {}", format.name(), d.name());
             // Marked colour sets, identity by identity.
             if let TaskDef::Colour { name, classes, .. } = d {
                 for l in ids.iter() {
                     let want: Vec<i64> = per[&l.id][format!("{name}_yes_codes")].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
-                    let mut got: Vec<i64> = l.marked[k].as_ref().unwrap().iter().map(|&c| colour_code(name, classes[c])).collect();
+                    let mut got: Vec<i64> = l.marked[k].as_ref().unwrap().iter().map(|&c| colour_code(*name, classes[c])).collect();
                     let mut want = want;
                     got.sort();
                     want.sort();

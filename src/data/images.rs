@@ -144,12 +144,13 @@ mod tests {
         RgbResizer::default().resize_into(&rgb, 16, 8, &mut out).unwrap();
         // Blue stays ~128 everywhere; red grows left to right.
         assert!(out.chunks(3).all(|p| (p[2] as i32 - 128).abs() < 8));
-        assert!(out[3 * 7] > out[0] + 100);
+        assert!(out[3 * 7] as i32 > out[0] as i32 + 100);
         let mut f = vec![0f32; 16 * 8 * 3];
         normalise_chw(&out, IMAGENET_MEAN, IMAGENET_STD, &mut f);
         let want = (out[2] as f32 / 255.0 - IMAGENET_MEAN[2]) / IMAGENET_STD[2];
         assert!((f[2 * 128] - want).abs() < 1e-5);
-        assert!(decode_rgb(&jpeg[..jpeg.len() / 3]).is_err() || decode_rgb(&jpeg[..jpeg.len() / 3]).is_ok());
+        // A truncated JPEG may decode (grey-filled) or fail, but must not panic.
+        let _ = decode_rgb(&jpeg[..jpeg.len() / 3]);
         assert!(decode_rgb(b"\xFF\xD8garbage").is_err());
         assert!(decode_rgb(b"not an image").is_err());
     }

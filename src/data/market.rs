@@ -237,6 +237,7 @@ fn read_split(s: &MatValue, format: PedFormat, at: &str) -> Result<Vec<IdentityL
             let bad = |field: &str, v: u8, want: &str| anyhow::anyhow!("{at}.{field}({}) (identity {id}) is {v}, expected {want}", k + 1);
             match def {
                 TaskDef::Binary { field, .. } => {
+                    let field: &str = field;
                     let v = raw[col_of(field)];
                     labels.push(match v {
                         1 => Some(-1),
@@ -247,6 +248,7 @@ fn read_split(s: &MatValue, format: PedFormat, at: &str) -> Result<Vec<IdentityL
                     marked.push(None);
                 }
                 TaskDef::Ordinal { field, classes, .. } => {
+                    let field: &str = field;
                     let v = raw[col_of(field)];
                     labels.push(match v as usize {
                         0 => None,
@@ -258,6 +260,7 @@ fn read_split(s: &MatValue, format: PedFormat, at: &str) -> Result<Vec<IdentityL
                 TaskDef::Colour { fields, .. } => {
                     let mut yes = Vec::new();
                     for (c, field) in fields.iter().enumerate() {
+                        let field: &str = field;
                         match raw[col_of(field)] {
                             2 => yes.push(c),
                             0 | 1 => {}

@@ -310,7 +310,7 @@ impl<'a> Cursor<'a> {
                     let mut row = Vec::with_capacity(fields.len());
                     for f in &fields {
                         let (_, sub) = self.expect(&format!("field `{f}` of `{name}`"), &[MI_MATRIX])?;
-                        let mut c = Cursor { buf: sub, pos: 0, big_endian: self.big_endian, file: self.file, base: format!("{} / {}.{f}", self.base, if name.is_empty() { "" } else { &name }) };
+                        let mut c = Cursor { buf: sub, pos: 0, big_endian: self.big_endian, file: self.file, base: format!("{} / {}.{f}", self.base, name.as_str()) };
                         let _ = k;
                         row.push(c.matrix_body(depth + 1)?.1);
                     }

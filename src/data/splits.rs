@@ -131,20 +131,13 @@ pub fn build(input: &DatasetInput, opts: &SplitOptions) -> Result<SplitTables> {
             for (r, m) in &bad {
                 skipped.push((table.images[*r].clone(), m.clone()));
             }
-            let keep = |v: &mut Vec<_>| {
-                let mut k = 0;
-                v.retain(|_| {
-                    k += 1;
-                    !drop.contains(&(k - 1))
-                });
-            };
-            keep(&mut table.images);
-            keep(&mut table.identities);
+            drop_rows(&mut table.images, &drop);
+            drop_rows(&mut table.identities, &drop);
             for col in &mut table.labels {
-                keep(col);
+                drop_rows(col, &drop);
             }
             for (_, col) in &mut extra[s] {
-                keep(col);
+                drop_rows(col, &drop);
             }
         }
     }
@@ -163,4 +156,13 @@ pub fn build(input: &DatasetInput, opts: &SplitOptions) -> Result<SplitTables> {
         _ => tasks,
     };
     Ok(SplitTables { tasks, tables, extra, skipped, details })
+}
+
+/// Removes the rows whose indices are in `drop`, keeping the order of the rest.
+fn drop_rows<T>(v: &mut Vec<T>, drop: &HashSet<usize>) {
+    let mut k = 0;
+    v.retain(|_| {
+        k += 1;
+        !drop.contains(&(k - 1))
+    });
 }

@@ -88,7 +88,7 @@ impl Params {
         for (name, given) in other {
             if *given {
                 let style = if self.style == Style::Faces { "faces" } else { "pedestrians" };
-                return Err(ParamError::new(&[name], format!("`{name}` does not apply to style: {style}")));
+                return Err(ParamError::new(&[*name], format!("`{name}` does not apply to style: {style}")));
             }
         }
         let faces = self.style == Style::Faces;

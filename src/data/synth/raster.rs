@@ -294,6 +294,8 @@ mod tests {
         assert_eq!(at(5, 45), [0, 0, 0]);
         c.blur(4.0);
         let px = c.to_rgb8();
-        assert!(px[(25 * 100 + 25) * 3] < 255 && px[(25 * 100 + 25) * 3] > 100);
+        // The circle's edge (x = 35 px) is now half red.
+        let edge = px[(25 * 100 + 35) * 3];
+        assert!(edge > 30 && edge < 230, "{edge}");
     }
 }
