@@ -324,7 +324,7 @@ mod tests {
             ("2\nA B\n1.jpg 1 -1\n1.jpg 1 1\n", ":4: 1.jpg is listed twice (first on line 3)"),
             ("2\nA B\n1.jpg 1 -1\n\n2.jpg 1 1\n", ":4: empty line"),
             ("1\nA B\n../x.jpg 1 -1\n", ":3: `../x.jpg` is not a plain image file name"),
-            ("1\nA B\n1.jpg 1 -1 1\n", ":3: attribute (beyond the last attribute)"),
+            ("1\nA B\n1.jpg 1 -1 1\n", ":3: expected 3 tokens (the file name and 2 values), found 4"),
         ];
         for (text, want) in cases {
             let err = parse_attributes(&lines(text)).unwrap_err().to_string();

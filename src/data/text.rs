@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context as _, Result};
 
 /// A text file split into lines (without their `\r\n` / `\n`), trailing blank lines dropped.
+#[derive(Debug)]
 pub struct TextLines {
     /// How the file is named in messages (its path as given).
     pub file: String,
