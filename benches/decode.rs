@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use awmt::data::images::{decode_rgb, normalise_chw, RgbResizer, IMAGENET_MEAN, IMAGENET_STD};
-use awmt::data::synth::{generate_faces, generate_pedestrians, FaceParams, PedestrianParams};
+use awmt::data::synth::{generate_faces, generate_pedestrians, write_contact_sheet, FaceParams, PedestrianParams};
 use rayon::prelude::*;
 
 fn arg(name: &str) -> Option<String> {
@@ -57,16 +57,19 @@ fn main() {
         let dir = root.join(format!("synth-{threads}"));
         let _ = std::fs::remove_dir_all(&dir);
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
-        let fp = FaceParams { images: n, images_per_identity: 10, width: 178, height: 218, seed: 1, label_noise: 0.02, val_fraction: 0.1, test_fraction: 0.1, jpeg_quality: 90, examples: 0 };
+        // Examples are kept in memory for the contact sheets: a negligible cost.
+        let fp = FaceParams { images: n, images_per_identity: 10, width: 178, height: 218, seed: 1, label_noise: 0.02, val_fraction: 0.1, test_fraction: 0.1, jpeg_quality: 90, examples: 18 };
         let t = Instant::now();
-        pool.install(|| generate_faces(&dir, &fp)).expect("faces");
+        let g = pool.install(|| generate_faces(&dir, &fp)).expect("faces");
         out.insert(format!("synth_faces_178x218_t{threads}"), serde_json::json!(n as f64 / t.elapsed().as_secs_f64()));
-        let pp = PedestrianParams { identities: n / 10, images_per_identity: 10, query_per_identity: 0, distractors: 0, width: 64, height: 128, seed: 1, label_noise: 0.0, jpeg_quality: 90, examples: 0 };
+        write_contact_sheet(&root.join("faces_contact_sheet.png"), &g, 6).expect("sheet");
+        let pp = PedestrianParams { identities: n / 10, images_per_identity: 10, query_per_identity: 0, distractors: 0, width: 64, height: 128, seed: 1, label_noise: 0.0, jpeg_quality: 90, examples: 24 };
         let pdir = root.join(format!("synth-ped-{threads}"));
         let _ = std::fs::remove_dir_all(&pdir);
         let t = Instant::now();
-        pool.install(|| generate_pedestrians(&pdir, &pp)).expect("pedestrians");
+        let g = pool.install(|| generate_pedestrians(&pdir, &pp)).expect("pedestrians");
         out.insert(format!("synth_pedestrians_64x128_t{threads}"), serde_json::json!((pp.identities * 10) as f64 / t.elapsed().as_secs_f64()));
+        write_contact_sheet(&root.join("pedestrians_contact_sheet.png"), &g, 12).expect("sheet");
         let _ = std::fs::remove_dir_all(&pdir);
         if threads == 1 {
             std::fs::rename(dir.join("img_align_celeba"), &faces_dir).expect("keep the JPEGs");

@@ -90,7 +90,9 @@ pub fn generate_faces(release: &Path, p: &FaceParams) -> Result<Generated> {
             let path = img_dir.join(format!("{:06}.jpg", i + 1));
             std::fs::write(&path, jpeg).with_context(|| format!("writing {}", path.display()))?;
             let labels = faces::noisy(&face.attrs, p.label_noise, &mut Rng::stream(p.seed, PURPOSE_NOISE, i as u64));
-            Ok((face.attrs, labels, (i < p.examples).then_some(pixels)))
+            // Contact-sheet examples: the first image of the first identities.
+            let example = i % p.images_per_identity == 0 && i / p.images_per_identity < p.examples;
+            Ok((face.attrs, labels, example.then_some(pixels)))
         })
         .collect();
 
@@ -190,6 +192,8 @@ struct PedJob {
     name: String,
     /// Index into the identity list; None for distractors/junk.
     identity: Option<usize>,
+    /// Shown on the contact sheet.
+    example: bool,
 }
 
 /// Renders a Market-1501-format release under `release`.
@@ -218,8 +222,9 @@ pub fn generate_pedestrians(release: &Path, p: &PedestrianParams) -> Result<Gene
             let cam = 1 + layout.below(6);
             let seq = 1 + layout.below(6);
             frame += 25 + layout.below(400);
-            jobs.push(PedJob { folder, name: format!("{id:04}_c{cam}s{seq}_{frame:06}_{:02}", 1 + layout.below(3)), identity: Some(k) });
+            jobs.push(PedJob { folder, name: format!("{id:04}_c{cam}s{seq}_{frame:06}_{:02}", 1 + layout.below(3)), identity: Some(k), example: false });
         };
+        let first = jobs.len();
         for _ in 0..p.images_per_identity {
             add(if train { "bounding_box_train" } else { "bounding_box_test" }, &mut jobs, &mut layout);
         }
@@ -228,11 +233,12 @@ pub fn generate_pedestrians(release: &Path, p: &PedestrianParams) -> Result<Gene
                 add("query", &mut jobs, &mut layout);
             }
         }
+        jobs[first].example = k < p.examples;
     }
     for d in 0..p.distractors {
         let id = if d % 3 == 2 { "-1".to_string() } else { "0000".to_string() };
         let frame = 100 + layout.below(90000);
-        jobs.push(PedJob { folder: "bounding_box_test", name: format!("{id}_c{}s{}_{frame:06}_{:02}", 1 + layout.below(6), 1 + layout.below(6), d % 100), identity: None });
+        jobs.push(PedJob { folder: "bounding_box_test", name: format!("{id}_c{}s{}_{frame:06}_{:02}", 1 + layout.below(6), 1 + layout.below(6), d % 100), identity: None, example: false });
     }
     // Two images can draw the same name; make names unique by bumping the box number.
     let mut seen = std::collections::HashSet::new();
@@ -263,7 +269,7 @@ pub fn generate_pedestrians(release: &Path, p: &PedestrianParams) -> Result<Gene
             };
             let path = release.join(job.folder).join(&job.name);
             std::fs::write(&path, encode_jpeg(&pixels, p.width, p.height, p.jpeg_quality)?).with_context(|| format!("writing {}", path.display()))?;
-            Ok((i < p.examples * 3 && job.identity.is_some()).then_some(pixels))
+            Ok(job.example.then_some(pixels))
         })
         .collect();
     let mut examples = Vec::new();
@@ -272,9 +278,7 @@ pub fn generate_pedestrians(release: &Path, p: &PedestrianParams) -> Result<Gene
         let pixels = r?;
         let Some(k) = job.identity else { continue };
         if let Some(px) = pixels {
-            if examples.len() < p.examples {
-                examples.push((px, p.width, p.height, pedestrians::describe(&peds[k].raw)));
-            }
+            examples.push((px, p.width, p.height, pedestrians::describe(&peds[k].raw)));
         }
         if job.folder != "query" {
             truth.push((format!("{}/{}", job.folder, job.name), peds[k].raw.iter().map(|v| *v as i32).collect()));

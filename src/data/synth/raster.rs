@@ -48,8 +48,20 @@ impl Canvas {
         let (pcx, pcy, prx, pry) = (cx * self.sx, cy * self.sy, (rx * self.sx).max(0.3), (ry * self.sy).max(0.3));
         let (sin, cos) = angle.sin_cos();
         let edge = prx.min(pry);
+        let axis_aligned = angle == 0.0;
         for y in y0..y1 {
-            for x in x0..x1 {
+            // Axis-aligned ellipses: only visit the row's span (plus a pixel of antialiasing).
+            let (mut xa, mut xb) = (x0, x1);
+            if axis_aligned {
+                let v = (y as f32 + 0.5 - pcy) / (pry + 1.0);
+                if v.abs() >= 1.0 {
+                    continue;
+                }
+                let half = (prx + 1.0) * (1.0 - v * v).sqrt();
+                xa = xa.max((pcx - half).floor().max(0.0) as usize);
+                xb = xb.min((pcx + half).ceil().max(0.0) as usize);
+            }
+            for x in xa..xb {
                 let (dx, dy) = (x as f32 + 0.5 - pcx, y as f32 + 0.5 - pcy);
                 let (u, v) = (dx * cos + dy * sin, -dx * sin + dy * cos);
                 let d = ((u / prx).powi(2) + (v / pry).powi(2)).sqrt();
@@ -74,7 +86,7 @@ impl Canvas {
         }
     }
 
-    /// Fills a polygon (even-odd rule), 2×2 supersampled.
+    /// Fills a polygon (even-odd rule): two scanlines per pixel row, exact horizontal coverage.
     pub fn polygon(&mut self, pts: &[(f32, f32)], c: Color, alpha: f32) {
         if pts.len() < 3 {
             return;
@@ -88,28 +100,38 @@ impl Canvas {
         }
         let Some((x0, y0, x1, y1)) = self.bbox(minx, miny, maxx, maxy) else { return };
         let p: Vec<(f32, f32)> = pts.iter().map(|&(x, y)| (x * self.sx, y * self.sy)).collect();
-        let inside = |x: f32, y: f32| {
-            let mut inside = false;
-            let mut j = p.len() - 1;
-            for i in 0..p.len() {
-                let ((xi, yi), (xj, yj)) = (p[i], p[j]);
-                if (yi > y) != (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi {
-                    inside = !inside;
-                }
-                j = i;
-            }
-            inside
-        };
+        let mut cover = vec![0f32; x1 - x0];
+        let mut xs: Vec<f32> = Vec::with_capacity(p.len());
         for y in y0..y1 {
-            for x in x0..x1 {
-                let mut n = 0;
-                for (ox, oy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
-                    if inside(x as f32 + ox, y as f32 + oy) {
-                        n += 1;
+            cover.iter_mut().for_each(|v| *v = 0.0);
+            for sub in [0.25f32, 0.75] {
+                let sy = y as f32 + sub;
+                xs.clear();
+                let mut j = p.len() - 1;
+                for i in 0..p.len() {
+                    let ((xi, yi), (xj, yj)) = (p[i], p[j]);
+                    if (yi > sy) != (yj > sy) {
+                        xs.push(xi + (sy - yi) * (xj - xi) / (yj - yi));
+                    }
+                    j = i;
+                }
+                xs.sort_by(|a, b| a.total_cmp(b));
+                for span in xs.chunks_exact(2) {
+                    let (a, b) = (span[0].max(x0 as f32), span[1].min(x1 as f32));
+                    if a >= b {
+                        continue;
+                    }
+                    let (ia, ib) = (a.floor() as usize, (b.ceil() as usize).min(x1));
+                    for x in ia.max(x0)..ib {
+                        let overlap = ((x as f32 + 1.0).min(b) - (x as f32).max(a)).clamp(0.0, 1.0);
+                        cover[x - x0] += 0.5 * overlap;
                     }
                 }
-                if n > 0 {
-                    self.blend(x, y, c, alpha * n as f32 / 4.0);
+            }
+            for x in x0..x1 {
+                let cv = cover[x - x0];
+                if cv > 0.0 {
+                    self.blend(x, y, c, alpha * cv.min(1.0));
                 }
             }
         }
@@ -184,10 +206,24 @@ impl Canvas {
         }
     }
 
-    /// Multiplies every pixel by `gain` per channel and adds gaussian noise of `sigma` (0..255).
+    /// Multiplies every pixel by `gain` per channel and adds sensor noise of standard deviation
+    /// `sigma` (0..255 scale): triangular noise from 16 random bits per pixel, which is cheap and
+    /// close enough to gaussian for this purpose.
     pub fn grade(&mut self, gain: Color, sigma: f32, rng: &mut Rng) {
-        for p in &mut self.px {
-            let n = if sigma > 0.0 { rng.normal() * sigma } else { 0.0 };
+        // The sum of two uniform bytes has variance 2·(256²−1)/12 ≈ 10922.5: scale to `sigma`.
+        let scale = sigma / 10922.5f32.sqrt();
+        let mut bits = 0u64;
+        for (i, p) in self.px.iter_mut().enumerate() {
+            if i % 4 == 0 {
+                bits = rng.next_u64();
+            }
+            let n = if sigma > 0.0 {
+                let (a, b) = ((bits & 0xff) as f32, ((bits >> 8) & 0xff) as f32);
+                bits >>= 16;
+                (a + b - 255.0) * scale
+            } else {
+                0.0
+            };
             for c in 0..3 {
                 p[c] = p[c] * gain[c] + n;
             }
