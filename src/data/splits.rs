@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _, Result};
 use rayon::prelude::*;
 
 use super::celeba::Celeba;
-use super::images::probe;
+use super::images::decode_rgb;
 use super::market::{build_splits, locate_mat, PedAnnotations, PedFormat};
 use super::tasks::{LabelTable, TaskSet};
 
@@ -66,7 +66,7 @@ pub struct SplitOptions<'a> {
     pub seed: u64,
     pub on_bad_image: OnBadImage,
     pub tasks: Option<&'a [String]>,
-    /// Open every listed image's header (true in the stage; tests on annotation-only data skip it).
+    /// Decode every listed image once (true in the stage; annotation-only checks skip it).
     pub check_images: bool,
 }
 
@@ -109,7 +109,12 @@ pub fn build(input: &DatasetInput, opts: &SplitOptions) -> Result<SplitTables> {
                     if !path.is_file() {
                         return Some((row, "listed but missing".to_string()));
                     }
-                    probe(&path).err().map(|e| (row, e.root_cause().to_string()))
+                    // A full decode (not just the headers), so that `prepare` never meets an
+                    // image this check let through.
+                    match std::fs::read(&path) {
+                        Err(e) => Some((row, format!("cannot read: {e}"))),
+                        Ok(bytes) => decode_rgb(&bytes).err().map(|e| (row, e.root_cause().to_string())),
+                    }
                 })
                 .collect();
             if bad.is_empty() {

@@ -79,6 +79,10 @@ impl StageKind for Prepare {
         }
         Ok(v)
     }
+    /// The decoded arrays stay in the cache.
+    fn user_outputs(&self) -> &'static [&'static str] {
+        &["prepared.json"]
+    }
     fn default_resources(&self, _params: &serde_json::Value) -> Resources {
         Resources { cpus: 2, gpus: 0, mem: 0 }
     }

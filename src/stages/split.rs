@@ -8,8 +8,8 @@
 //!   (identity-disjoint from `train`). CelebA uses its official partition (0 train, 1 val, 2 test)
 //!   and ignores both.
 //! - `on_bad_image` (`error` | `skip`, default `error`): a listed image that is missing or whose
-//!   header does not decode stops the stage with a list of the files; `skip` leaves those rows
-//!   out and counts them in `split.json`.
+//!   does not decode (every image is decoded once, in parallel) stops the stage with a list of
+//!   the files; `skip` leaves those rows out and counts them in `split.json`.
 //! - `tasks` (optional): a subset of task names, in the order wanted.
 //!
 //! Outputs: `tasks.json`, `{train,val,test}.parquet` and `.csv` (`image`, `identity`, one Int32
@@ -94,6 +94,9 @@ impl StageKind for Split {
             }
         }
         Ok(v)
+    }
+    fn user_outputs(&self) -> &'static [&'static str] {
+        &["tasks.json", "split.json", "*.csv"]
     }
     fn default_resources(&self, _params: &serde_json::Value) -> Resources {
         Resources { cpus: 2, gpus: 0, mem: 0 }

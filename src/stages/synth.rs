@@ -146,6 +146,10 @@ impl StageKind for Synth {
         let p = p.resolve()?;
         serde_json::to_value(&p).map_err(|e| ParamError::new(&[], e.to_string()))
     }
+    /// The release itself (thousands of JPEGs) stays in the cache; the report gets the summary.
+    fn user_outputs(&self) -> &'static [&'static str] {
+        &["contact_sheet.png", "synth.json"]
+    }
     fn default_resources(&self, _params: &serde_json::Value) -> Resources {
         Resources { cpus: 2, gpus: 0, mem: 0 }
     }
