@@ -112,6 +112,15 @@ fn pedestrians_round_trip_through_the_market_loader() {
     let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(split.join("split.json")).unwrap()).unwrap();
     assert_eq!(info["details"]["unlabelled_test_images"], 4);
     assert_eq!(info["source"], "synthetic");
+    // A task subset keeps its order, its columns and only its own marked columns.
+    let sub = dir.path().join("split-subset");
+    run_stage("split", json!({"format": "market", "tasks": ["upcolor", "gender"]}), &[("root", &synth)], &sub, 1).unwrap();
+    let t = TaskSet::load(&sub).unwrap();
+    assert_eq!(t.tasks.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["upcolor", "gender"]);
+    let (h, _) = read_csv(&sub.join("train.csv"));
+    assert_eq!(h, ["image", "identity", "upcolor", "gender", "upcolor__marked"]);
+    let err = format!("{:#}", run_stage("split", json!({"format": "market", "tasks": ["Smiling"]}), &[("root", &synth)], &dir.path().join("bad"), 1).unwrap_err());
+    assert!(err.contains("unknown task `Smiling`"), "{err}");
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! `kind: split` — any of the three dataset formats → `tasks.json` and train / val / test tables.
 //!
 //! Input `root`: a `synth` stage (its `release/` is used, `source: synthetic`) or a dataset folder
-//! (`source: real`). Parameters (`with:`):
+//! (`source: real`): CelebA flat or `Anno/`+`Eval/`+`Img/`; Market/Duke with `bounding_box_train/`,
+//! `bounding_box_test/` and the attribute file (`market_attribute.mat` / `duke_attribute.mat`) at
+//! the root or in `attribute/`. Parameters (`with:`):
 //! - `format`: `celeba`, `market` or `duke`. Required.
 //! - `val_fraction` (default 0.1) and `seed` (default 0): Market and Duke have no validation split,
 //!   so this fraction of the *training identities*, drawn with `seed`, becomes `val`
