@@ -5,6 +5,7 @@ mod data_support;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+use awmt::data::market::read_marked;
 use awmt::data::prepared::PreparedSplit;
 use awmt::data::tasks::{LabelTable, TaskSet};
 use data_support::{read_csv, run_stage, tree_digest};
@@ -100,6 +101,7 @@ fn pedestrians_round_trip_through_the_market_loader() {
             assert_eq!(label("upcolor"), if up.len() == 1 { Some(up[0] as i32) } else { None }, "{image}");
             let marked = &csv[row][h.iter().position(|x| x == "upcolor__marked").unwrap()];
             assert_eq!(marked, &up.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(";"));
+            assert_eq!(read_marked(&split, s, "upcolor").unwrap().unwrap()[row], up);
             assert_eq!(t.identities[row], image.split('/').nth(1).unwrap()[..4].parse::<i64>().unwrap());
             rows += 1;
         }
@@ -119,6 +121,7 @@ fn pedestrians_round_trip_through_the_market_loader() {
     assert_eq!(t.tasks.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["upcolor", "gender"]);
     let (h, _) = read_csv(&sub.join("train.csv"));
     assert_eq!(h, ["image", "identity", "upcolor", "gender", "upcolor__marked"]);
+    assert!(read_marked(&sub, "train", "gender").unwrap().is_none());
     let err = format!("{:#}", run_stage("split", json!({"format": "market", "tasks": ["Smiling"]}), &[("root", &synth)], &dir.path().join("bad"), 1).unwrap_err());
     assert!(err.contains("unknown task `Smiling`"), "{err}");
 }

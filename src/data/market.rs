@@ -400,6 +400,32 @@ pub fn build_splits(root: &Path, format: PedFormat, ann: &PedAnnotations, val_fr
     Ok(PedSplits { tasks, tables, marked, unlabelled, val_identities, train_identities: train_ids.len() })
 }
 
+/// Reads the `<task>__marked` column of `<dir>/<split>.parquet` (a split or prepare stage output):
+/// per row, every class marked for the identity (any of them counts as a correct prediction in
+/// the Market/Duke protocol). None when the table has no such column (CelebA, binary tasks).
+pub fn read_marked(dir: &Path, split: &str, task: &str) -> Result<Option<Vec<Vec<usize>>>> {
+    use polars::prelude::{ParquetReader, SerReader};
+    let pq = dir.join(format!("{split}.parquet"));
+    let file = std::fs::File::open(&pq).with_context(|| format!("opening {}", pq.display()))?;
+    let df = ParquetReader::new(file).finish().map_err(|e| anyhow::anyhow!("reading {}: {e}", pq.display()))?;
+    let name = format!("{task}__marked");
+    let Ok(col) = df.column(&name) else { return Ok(None) };
+    let values = col.str().map_err(|e| anyhow::anyhow!("{}: column `{name}`: {e}", pq.display()))?;
+    let mut out = Vec::with_capacity(values.len());
+    for (row, v) in values.iter().enumerate() {
+        let classes = match v {
+            None | Some("") => Vec::new(),
+            Some(text) => text
+                .split(';')
+                .map(|c| c.trim().parse::<usize>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| anyhow::anyhow!("{}: row {}: `{name}` is `{text}`, expected class indices like `2;5`", pq.display(), row + 1))?,
+        };
+        out.push(classes);
+    }
+    Ok(Some(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
