@@ -72,8 +72,12 @@ pub fn generate_faces(release: &Path, p: &FaceParams) -> Result<Generated> {
     let img_dir = release.join(IMAGE_DIR);
     std::fs::create_dir_all(&img_dir).with_context(|| format!("creating {}", img_dir.display()))?;
     let n_ids = p.images.div_ceil(p.images_per_identity);
-    let n_test = ((n_ids as f64) * p.test_fraction).round() as usize;
-    let n_val = ((n_ids as f64) * p.val_fraction).round() as usize;
+    // A positive fraction always gets at least one identity, so no partition is silently empty.
+    let share = |f: f64| if f > 0.0 { (((n_ids as f64) * f).round() as usize).max(1) } else { 0 };
+    let (n_test, n_val) = (share(p.test_fraction), share(p.val_fraction));
+    if n_test + n_val >= n_ids {
+        bail!("synth faces: {n_ids} identities cannot fill train, val and test; raise `images` or lower `images_per_identity`");
+    }
     let n_train = n_ids.saturating_sub(n_test + n_val);
     // Identities are contiguous blocks of images, partitions contiguous blocks of identities (as in CelebA).
     let partition_of = |id: usize| if id < n_train { 0u8 } else if id < n_train + n_val { 1 } else { 2 };
