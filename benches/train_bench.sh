@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Training-step throughput, awmt (tch) vs PyTorch eager, same threads and shapes, side by side:
+# ResNet-18 @ 64×64 and ResNet-50 @ 224×224, 10 train + 10 val images forward, 10 backward.
+# Creates a bench-only venv (.bench-venv-train: torch==2.11.0 + torchvision 0.26.0 from PyPI) once.
+# Usage: benches/train_bench.sh [threads] [steps18] [steps50]   (defaults: 2, 30, 6)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+THREADS=${1:-2}
+STEPS18=${2:-30}
+STEPS50=${3:-6}
+VENV=.bench-venv-train
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import torch, torchvision' 2>/dev/null; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet torch==2.11.0 torchvision==0.26.0
+fi
+: "${LIBTORCH:=$(ls -d "$PWD"/.venv/lib/python3*/site-packages/torch 2>/dev/null | head -1)}"
+export LIBTORCH
+cargo build --release --bench train_step >&2
+BIN=$(ls -t target/release/deps/train_step-* | grep -v '\.d$' | head -1)
+
+run_pair() { # model size steps
+    "$BIN" "$1" "$2" "$3" "$THREADS"
+    "$VENV/bin/python" benches/train_bench.py "$1" "$2" "$3" "$THREADS"
+    # Second round in the other order, so neither side always runs on a warmer machine.
+    "$VENV/bin/python" benches/train_bench.py "$1" "$2" "$3" "$THREADS"
+    "$BIN" "$1" "$2" "$3" "$THREADS"
+}
+{
+    run_pair resnet18 64 "$STEPS18"
+    run_pair resnet50 224 "$STEPS50"
+} | tee /dev/stderr | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin if l.startswith("{")]
+best = {}
+for r in rows:
+    key = (r["model"], r["size"], r["impl"])
+    best[key] = max(best.get(key, 0), r["images_per_second"])
+print("| model @ input | threads | awmt img/s | PyTorch eager img/s | awmt / PyTorch |")
+print("|---|---|---|---|---|")
+for (model, size) in sorted({(m, s) for (m, s, _) in best}):
+    a, p = best[(model, size, "awmt")], best[(model, size, "pytorch")]
+    print(f"| {model} @ {size}×{size} | {rows[0][\"threads\"]} | {a:.1f} | {p:.1f} | {a / p:.2f}× |")
+'
