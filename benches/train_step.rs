@@ -38,7 +38,6 @@ fn main() {
     let steps: usize = args[2].parse().expect("steps");
     let threads: i32 = args[3].parse().expect("threads");
     tch::set_num_threads(threads);
-    tch::manual_seed(0);
     let device = Device::Cpu;
 
     let tasks = TaskSet {
@@ -58,7 +57,7 @@ fn main() {
     let loss = LossConfig { binary: BinaryLoss::Square, multiclass: MulticlassLoss::Square };
 
     // The release configuration: frozen BN, single FC, no dropout.
-    let net = Net::new(&NetConfig { trunk, frozen_bn: true, dropout: 0.0, hidden: 0, outputs: TASKS as i64 }, device);
+    let net = Net::new(&NetConfig { trunk, frozen_bn: true, dropout: 0.0, hidden: 0, outputs: TASKS as i64 }, device, 0);
     let mut weighting = WeightingSpec::Equal.build(TASKS, 0, device);
     let params = net.store.trained().into_iter().map(|(n, t)| (n, t, 5e-4)).collect();
     let mut sgd = Sgd::new(params, 0.9);
@@ -67,10 +66,10 @@ fn main() {
 
     let mut step = |t: u64| {
         let val_labels = BatchLabels::gather(&layout, &table, &val_rows, device);
-        let v = tch::no_grad(|| loss.task_loss_sums(&layout, &net.forward(&x_val, false), &val_labels));
+        let v = tch::no_grad(|| loss.task_loss_sums(&layout, &net.forward(&x_val, None), &val_labels));
         let v: Vec<f64> = Vec::<f64>::try_from(v.to_kind(Kind::Double)).unwrap();
         let train_labels = BatchLabels::gather(&layout, &table, &train_rows, device);
-        let losses = loss.task_loss_sums(&layout, &net.forward(&x_train, true), &train_labels) * (1.0 / BATCH as f64);
+        let losses = loss.task_loss_sums(&layout, &net.forward(&x_train, Some(t)), &train_labels) * (1.0 / BATCH as f64);
         let l: Vec<f64> = Vec::<f64>::try_from(losses.to_kind(Kind::Double)).unwrap();
         let lambda = weighting.weights(t, &l, &v);
         weighting.objective(&losses, &lambda).backward();

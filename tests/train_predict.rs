@@ -72,8 +72,7 @@ fn stage_run_then_predict() {
 fn torchvision_named_weights_load_into_the_trunk() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = NetConfig { trunk: Trunk::Resnet18, frozen_bn: true, dropout: 0.0, hidden: 0, outputs: 3 };
-    tch::manual_seed(1);
-    let source = Net::new(&cfg, tch::Device::Cpu);
+    let source = Net::new(&cfg, tch::Device::Cpu, 1);
     // A torchvision state dict: trunk names, its own `fc`, and `num_batches_tracked` counters.
     let mut named: Vec<(String, tch::Tensor)> =
         source.store.named().into_iter().filter(|(n, _)| !n.starts_with("head.")).collect();
@@ -84,8 +83,7 @@ fn torchvision_named_weights_load_into_the_trunk() {
     let file = tmp.path().join("resnet18.safetensors");
     tch::Tensor::write_safetensors(&named, &file).unwrap();
 
-    tch::manual_seed(2);
-    let mut target = Net::new(&cfg, tch::Device::Cpu);
+    let mut target = Net::new(&cfg, tch::Device::Cpu, 2);
     let n = pretrained::load_trunk(&mut target, &file).unwrap();
     assert_eq!(n, named.len() - 2);
     let src: BTreeMap<String, tch::Tensor> = source.store.named().into_iter().collect();
@@ -95,7 +93,7 @@ fn torchvision_named_weights_load_into_the_trunk() {
         }
     }
     // A ResNet-50 trunk cannot take ResNet-18 weights; the error names the file.
-    let mut wrong = Net::new(&NetConfig { trunk: Trunk::Resnet50, ..cfg.clone() }, tch::Device::Cpu);
+    let mut wrong = Net::new(&NetConfig { trunk: Trunk::Resnet50, ..cfg.clone() }, tch::Device::Cpu, 0);
     let e = pretrained::load_trunk(&mut wrong, &file).unwrap_err();
     assert!(format!("{e:#}").contains("resnet18.safetensors"), "{e:#}");
     let garbage = tmp.path().join("garbage.safetensors");
@@ -105,16 +103,18 @@ fn torchvision_named_weights_load_into_the_trunk() {
 
 #[test]
 fn resnet_trunks_give_one_output_per_binary_task_and_c_per_multiclass() {
-    tch::manual_seed(0);
     for trunk in [Trunk::SmallCnn, Trunk::Resnet18, Trunk::Resnet50] {
-        let net = Net::new(&NetConfig { trunk, frozen_bn: true, dropout: 0.5, hidden: 8, outputs: 7 }, tch::Device::Cpu);
+        let net = Net::new(&NetConfig { trunk, frozen_bn: true, dropout: 0.5, hidden: 8, outputs: 7 }, tch::Device::Cpu, 0);
         let x = tch::Tensor::randn([2, 3, 32, 32], (tch::Kind::Float, tch::Device::Cpu));
-        let y = tch::no_grad(|| net.forward(&x, false));
+        let y = tch::no_grad(|| net.forward(&x, None));
         assert_eq!(y.size(), vec![2, 7]);
+        // Dropout masks are a function of the seed; eval mode has none.
+        let (d1, d1b, d2) = tch::no_grad(|| (net.forward(&x, Some(1)), net.forward(&x, Some(1)), net.forward(&x, Some(2))));
+        assert!(d1.equal(&d1b) && !d1.equal(&d2) && !d1.equal(&y));
         // Frozen BN: no BN tensor is trained.
         assert!(net.store.trained().iter().all(|(n, _)| !n.contains("bn") && !n.contains("downsample.1")));
     }
-    let p50 = Net::new(&NetConfig { trunk: Trunk::Resnet50, frozen_bn: false, dropout: 0.0, hidden: 0, outputs: 40 }, tch::Device::Cpu);
+    let p50 = Net::new(&NetConfig { trunk: Trunk::Resnet50, frozen_bn: false, dropout: 0.0, hidden: 0, outputs: 40 }, tch::Device::Cpu, 0);
     let count: i64 = p50.store.trained().iter().map(|(_, t)| t.numel() as i64).sum();
     // torchvision ResNet-50 has 25,557,032 parameters with a 1000-way fc (2048·1000 + 1000).
     assert_eq!(count, 25_557_032 - 2_049_000 + 2048 * 40 + 40);
@@ -122,15 +122,14 @@ fn resnet_trunks_give_one_output_per_binary_task_and_c_per_multiclass() {
 
 #[test]
 fn bf16_mixed_precision_and_channels_last_run_on_cpu() {
-    tch::manual_seed(0);
-    let mut net = Net::new(&NetConfig { trunk: Trunk::SmallCnn, frozen_bn: true, dropout: 0.0, hidden: 0, outputs: 2 }, tch::Device::Cpu);
+    let mut net = Net::new(&NetConfig { trunk: Trunk::SmallCnn, frozen_bn: true, dropout: 0.0, hidden: 0, outputs: 2 }, tch::Device::Cpu, 0);
     let x = tch::Tensor::randn([2, 3, 16, 16], (tch::Kind::Float, tch::Device::Cpu));
-    let fp32 = tch::no_grad(|| net.forward(&x, false));
+    let fp32 = tch::no_grad(|| net.forward(&x, None));
     net.set_channels_last();
-    let cl = tch::no_grad(|| net.forward(&x, false));
+    let cl = tch::no_grad(|| net.forward(&x, None));
     assert!(fp32.allclose(&cl, 1e-4, 1e-5, false));
     net.set_compute_kind(tch::Kind::BFloat16);
-    let y = net.forward(&x, true);
+    let y = net.forward(&x, Some(3));
     assert_eq!(y.kind(), tch::Kind::Float);
     y.sum(tch::Kind::Float).backward();
     let (_, w) = &net.store.trained()[0];

@@ -4,6 +4,8 @@
 use anyhow::{bail, Context as _, Result};
 use tch::{Device, Kind, Tensor};
 
+use crate::train::sampler::Rng;
+
 /// How a stored tensor takes part in training.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -24,11 +26,26 @@ pub struct Param {
 pub struct ParamStore {
     pub device: Device,
     pub params: Vec<Param>,
+    /// Initial values are drawn from awmt's own generator, never from torch's global one, so
+    /// that a network's init depends on its seed alone (even with several runs in one process).
+    rng: Rng,
 }
 
 impl ParamStore {
-    pub fn new(device: Device) -> ParamStore {
-        ParamStore { device, params: Vec::new() }
+    pub fn new(device: Device, seed: u64) -> ParamStore {
+        ParamStore { device, params: Vec::new(), rng: Rng::new(seed) }
+    }
+
+    fn normal(&mut self, shape: &[i64], std: f64) -> Tensor {
+        let n: i64 = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| (self.rng.normal() * std) as f32).collect();
+        Tensor::from_slice(&v).view(shape)
+    }
+
+    fn uniform(&mut self, shape: &[i64], bound: f64) -> Tensor {
+        let n: i64 = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| ((self.rng.uniform() * 2.0 - 1.0) * bound) as f32).collect();
+        Tensor::from_slice(&v).view(shape)
     }
 
     fn add(&mut self, name: String, tensor: Tensor, role: Role) -> Tensor {
@@ -86,7 +103,7 @@ impl ParamStore {
     /// A 2-D convolution without bias (torchvision init: Kaiming normal, fan-out, ReLU gain).
     pub fn conv(&mut self, name: &str, c_in: i64, c_out: i64, k: i64, stride: i64, padding: i64) -> Conv {
         let std = (2.0 / (c_out * k * k) as f64).sqrt();
-        let w = Tensor::randn([c_out, c_in, k, k], (Kind::Float, Device::Cpu)) * std;
+        let w = self.normal(&[c_out, c_in, k, k], std);
         Conv { weight: self.add(format!("{name}.weight"), w, Role::Trained), stride, padding }
     }
 
@@ -108,8 +125,8 @@ impl ParamStore {
     /// A fully connected layer with PyTorch's default init: U(−1/√fan_in, 1/√fan_in).
     pub fn linear(&mut self, name: &str, c_in: i64, c_out: i64) -> Linear {
         let bound = 1.0 / (c_in as f64).sqrt();
-        let w = Tensor::rand([c_out, c_in], (Kind::Float, Device::Cpu)) * (2.0 * bound) - bound;
-        let b = Tensor::rand([c_out], (Kind::Float, Device::Cpu)) * (2.0 * bound) - bound;
+        let w = self.uniform(&[c_out, c_in], bound);
+        let b = self.uniform(&[c_out], bound);
         Linear {
             weight: self.add(format!("{name}.weight"), w, Role::Trained),
             bias: self.add(format!("{name}.bias"), b, Role::Trained),
@@ -120,7 +137,7 @@ impl ParamStore {
 /// Execution options of a forward pass.
 #[derive(Debug, Clone, Copy)]
 pub struct Mode {
-    /// Training mode: dropout active, live BN uses batch statistics (and updates its running ones).
+    /// Training mode: live BN uses batch statistics (and updates its running ones).
     pub train: bool,
     /// Kind the convolutions run in (Float, or BFloat16 for mixed precision: weights stay Float
     /// and are cast on the fly, so gradients reach Float master weights).

@@ -69,9 +69,9 @@ pub fn to_channels_last(t: &Tensor) -> Tensor {
 }
 
 impl Net {
-    /// Builds a freshly initialised network (seed torch first for a reproducible init).
-    pub fn new(config: &NetConfig, device: Device) -> Net {
-        let mut store = ParamStore::new(device);
+    /// Builds a freshly initialised network; the initial values depend on `seed` alone.
+    pub fn new(config: &NetConfig, device: Device, seed: u64) -> Net {
+        let mut store = ParamStore::new(device, seed);
         let (trunk, features) = match config.trunk {
             Trunk::SmallCnn => {
                 let t = SmallCnn::new(&mut store, config.frozen_bn);
@@ -110,9 +110,10 @@ impl Net {
         self.channels_last = true;
     }
 
-    /// Outputs [N, outputs] (Float) for normalised images [N, 3, H, W].
-    pub fn forward(&self, images: &Tensor, train: bool) -> Tensor {
-        let mode = Mode { train, compute: self.compute };
+    /// Outputs [N, outputs] (Float) for normalised images [N, 3, H, W]. `train`: None = eval mode;
+    /// Some(seed) = training mode, dropout masks drawn from `seed`.
+    pub fn forward(&self, images: &Tensor, train: Option<u64>) -> Tensor {
+        let mode = Mode { train: train.is_some(), compute: self.compute };
         let mut x = images.to_device(self.store.device);
         if self.channels_last {
             x = to_channels_last(&x);

@@ -25,6 +25,7 @@ use crate::model::{pretrained, Net, NetConfig};
 /// Stream tags of the run's random streams.
 const SAMPLER_STREAM: u64 = 0x5341_4d50;
 const DROPOUT_STREAM: u64 = 0x4452_4f50;
+const INIT_STREAM: u64 = 0x494e_4954;
 
 /// Where a run reads and writes.
 pub struct RunPaths<'a> {
@@ -89,7 +90,7 @@ fn open_split(data: &Path, tasks: &TaskSet, split: &str) -> Result<SplitData> {
 
 /// Values of a 1-D tensor as f64.
 fn values(t: &Tensor) -> Vec<f64> {
-    Vec::<f64>::try_from(t.to_kind(Kind::Double).to_device(Device::Cpu).view([-1])).unwrap_or_default()
+    Vec::<f64>::try_from(t.to_kind(Kind::Double).to_device(Device::Cpu).reshape([-1])).unwrap_or_default()
 }
 
 /// The task set a config trains on.
@@ -123,9 +124,9 @@ fn state_from_tensors(named: &HashMap<String, Tensor>) -> Result<WeightingState>
     let mut s = WeightingState::default();
     for (name, t) in named {
         if let Some(k) = name.strip_prefix("weighting/f/") {
-            s.floats.insert(k.to_string(), Vec::<f64>::try_from(t.to_kind(Kind::Double).view([-1]))?);
+            s.floats.insert(k.to_string(), Vec::<f64>::try_from(t.to_kind(Kind::Double).reshape([-1]))?);
         } else if let Some(k) = name.strip_prefix("weighting/w/") {
-            let v = Vec::<i64>::try_from(t.view([-1]))?;
+            let v = Vec::<i64>::try_from(t.reshape([-1]))?;
             s.words.insert(k.to_string(), v.into_iter().map(|w| w as u64).collect());
         }
     }
@@ -150,7 +151,6 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
     let task_names: Vec<String> = tasks.tasks.iter().map(|t| t.name.clone()).collect();
 
     // Network (seeded init, then optional pretrained trunk).
-    tch::manual_seed(cfg.seed as i64);
     let net_cfg = NetConfig {
         trunk: cfg.model,
         frozen_bn: cfg.freeze_bn,
@@ -158,7 +158,7 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
         hidden: cfg.hidden,
         outputs: layout.outputs as i64,
     };
-    let mut net = Net::new(&net_cfg, device);
+    let mut net = Net::new(&net_cfg, device, derive_seed(cfg.seed, INIT_STREAM));
     if let Some(p) = paths.pretrained {
         let n = pretrained::load_trunk(&mut net, p)?;
         eprintln!("train: loaded {n} pretrained trunk tensors from {}", p.display());
@@ -198,7 +198,7 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
         sgd.load_buffers(&ck.tensors, &ck.origin)?;
         weighting.load_state(&state_from_tensors(&ck.tensors)?).with_context(|| ck.origin.clone())?;
         let words = ck.tensors.get("sampler/rng").with_context(|| format!("{}: sampler state missing", ck.origin))?;
-        let w = Vec::<i64>::try_from(words.view([-1]))?;
+        let w = Vec::<i64>::try_from(words.reshape([-1]))?;
         if w.len() != 4 {
             bail!("{}: sampler state has {} words, expected 4", ck.origin, w.len());
         }
@@ -219,14 +219,13 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
         // 1. Sample with replacement: training indices first, then validation indices.
         let train_idx = rng.indices_with_replacement(train_data.images.len, cfg.batch_train);
         let val_idx = rng.indices_with_replacement(val_data.images.len, cfg.batch_val);
-        // Dropout masks come from torch's generator, reseeded per iteration so a resumed run
-        // draws the same masks without saving torch's generator state.
-        tch::manual_seed(derive_seed(cfg.seed ^ DROPOUT_STREAM, t) as i64);
+        // Dropout masks are a function of (seed, t), so a resumed run draws the same masks.
+        let dropout_seed = derive_seed(cfg.seed ^ DROPOUT_STREAM, t);
 
         // 2–3. Validation half: eval mode, no gradient; v_t[j] = Σ_i (ψ_j − L_ij)² (square loss).
         let val_labels = BatchLabels::gather(&layout, &val_data.labels, &val_idx, device);
         let v: Vec<f64> = tch::no_grad(|| {
-            let out = net.forward(&val_data.images.batch(&val_idx), false);
+            let out = net.forward(&val_data.images.batch(&val_idx), None);
             values(&loss_cfg.task_loss_sums(&layout, &out, &val_labels))
         })
         .iter()
@@ -236,7 +235,7 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
 
         // Training half: L_j = (1/N_tr) Σ_i ℓ_ij.
         let train_labels = BatchLabels::gather(&layout, &train_data.labels, &train_idx, device);
-        let out = net.forward(&train_data.images.batch(&train_idx), true);
+        let out = net.forward(&train_data.images.batch(&train_idx), Some(dropout_seed));
         let losses = loss_cfg.task_loss_sums(&layout, &out, &train_labels) * inv_batch;
         let train_values = values(&losses);
         for (j, name) in task_names.iter().enumerate() {

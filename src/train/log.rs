@@ -52,7 +52,7 @@ impl TrainLog {
     pub fn from_tensors(tasks: usize, named: &std::collections::HashMap<String, tch::Tensor>, origin: &str) -> Result<TrainLog> {
         let get = |k: &str| -> Result<Vec<f64>> {
             let t = named.get(k).with_context(|| format!("{origin}: `{k}` is missing"))?;
-            Ok(Vec::<f64>::try_from(t.to_kind(tch::Kind::Double).view([-1]))?)
+            Ok(Vec::<f64>::try_from(t.to_kind(tch::Kind::Double).reshape([-1]))?)
         };
         let log = TrainLog { tasks, train_loss: get("log/train_loss")?, val_loss: get("log/val_loss")?, lambda: get("log/lambda")?, lr: get("log/lr")? };
         let n = log.len() * tasks;

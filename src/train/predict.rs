@@ -68,15 +68,15 @@ pub fn predict(model_dir: &Path, data_dir: &Path, split: &str, tau: f64, threads
     if labels.len() != images.len {
         bail!("{}: `{split}` has {} label rows but {} prepared images", data_dir.display(), labels.len(), images.len);
     }
-    let mut net = Net::new(&info.net, Device::Cpu);
+    let mut net = Net::new(&info.net, Device::Cpu, 0);
     net.load(&model_dir.join(ModelInfo::WEIGHTS))?;
 
     let outputs = info.net.outputs as usize;
     let mut rows = Vec::with_capacity(images.len * info.tasks.tasks.len());
     let all: Vec<usize> = (0..images.len).collect();
     for chunk in all.chunks(BATCH) {
-        let out = tch::no_grad(|| net.forward(&images.batch(chunk), false));
-        let flat = Vec::<f64>::try_from(out.to_kind(Kind::Double).view([-1])).context("reading network outputs")?;
+        let out = tch::no_grad(|| net.forward(&images.batch(chunk), None));
+        let flat = Vec::<f64>::try_from(out.to_kind(Kind::Double).reshape([-1])).context("reading network outputs")?;
         for (i, &image) in chunk.iter().enumerate() {
             let psi = &flat[i * outputs..(i + 1) * outputs];
             let mut offset = 0;
