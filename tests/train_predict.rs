@@ -7,7 +7,7 @@ mod train_support;
 use std::collections::BTreeMap;
 
 use awmt::model::{pretrained, Net, NetConfig, Trunk};
-use awmt::stages::{InputItem, StageContext, StageKind};
+use awmt::stages::{InputItem, StageContext};
 use awmt::train::predict::predict;
 
 #[test]

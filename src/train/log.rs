@@ -5,7 +5,7 @@ use std::fs::File;
 use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
-use polars::prelude::*;
+use polars::prelude::{Column, CsvWriter, DataFrame, ParquetWriter, SerWriter};
 
 /// Column-major per-iteration arrays: `train_loss[(t−1)·M + j]` etc.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -152,7 +152,7 @@ impl LossConfig {
             let per_image = match self.binary {
                 BinaryLoss::Square => (&psi - y).square() * 0.5,
                 BinaryLoss::Bce => (-(y * &psi)).softplus(),
-                BinaryLoss::Hinge => (1.0 - y * &psi).relu(),
+                BinaryLoss::Hinge => (-(y * &psi) + 1.0).relu(),
             };
             pieces.push((per_image * &labels.binary_mask).sum_dim_intlist(0, false, Kind::Float));
         }
