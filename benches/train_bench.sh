@@ -15,8 +15,13 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import torch, torchvi
 fi
 : "${LIBTORCH:=$(ls -d "$PWD"/.venv/lib/python3*/site-packages/torch 2>/dev/null | head -1)}"
 export LIBTORCH
-cargo build --release --bench train_step >&2
-BIN=$(ls -t target/release/deps/train_step-* | grep -v '\.d$' | head -1)
+# AWMT_TRAIN_BENCH_BIN: an already built bench binary (skips the cargo build).
+if [ -n "${AWMT_TRAIN_BENCH_BIN:-}" ]; then
+    BIN=$AWMT_TRAIN_BENCH_BIN
+else
+    cargo build --release --bench train_step >&2
+    BIN=$(ls -t target/release/deps/train_step-* | grep -v '\.d$' | head -1)
+fi
 
 run_pair() { # model size steps
     "$BIN" "$1" "$2" "$3" "$THREADS"
@@ -25,12 +30,15 @@ run_pair() { # model size steps
     "$VENV/bin/python" benches/train_bench.py "$1" "$2" "$3" "$THREADS"
     "$BIN" "$1" "$2" "$3" "$THREADS"
 }
+RAW=$(mktemp)
 {
     run_pair resnet18 64 "$STEPS18"
     run_pair resnet50 224 "$STEPS50"
-} | tee /dev/stderr | python3 -c '
+} | tee "$RAW" >&2
+python3 - "$RAW" <<'PY'
 import json, sys
-rows = [json.loads(l) for l in sys.stdin if l.startswith("{")]
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+threads = rows[0]["threads"]
 best = {}
 for r in rows:
     key = (r["model"], r["size"], r["impl"])
@@ -39,5 +47,6 @@ print("| model @ input | threads | awmt img/s | PyTorch eager img/s | awmt / PyT
 print("|---|---|---|---|---|")
 for (model, size) in sorted({(m, s) for (m, s, _) in best}):
     a, p = best[(model, size, "awmt")], best[(model, size, "pytorch")]
-    print(f"| {model} @ {size}×{size} | {rows[0][\"threads\"]} | {a:.1f} | {p:.1f} | {a / p:.2f}× |")
-'
+    print(f"| {model} @ {size}x{size} | {threads} | {a:.1f} | {p:.1f} | {a / p:.2f}x |")
+PY
+rm -f "$RAW"

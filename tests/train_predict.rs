@@ -135,3 +135,28 @@ fn bf16_mixed_precision_and_channels_last_run_on_cpu() {
     let (_, w) = &net.store.trained()[0];
     assert_eq!(w.grad().kind(), tch::Kind::Float);
 }
+
+#[test]
+fn a_task_subset_trains_a_separate_model() {
+    use awmt::train::{train, RunOptions, RunPaths};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    train_support::write_prepared(&data, 16, [30, 15, 6], 9);
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let opts = RunOptions { threads: 1, gpus: 0, stop_after: None };
+    let cfg = train_support::small_config(serde_json::json!({"iterations": 3, "tasks": "Spot", "multiclass_loss": "ce"}));
+    train(&cfg, &RunPaths { data: &data, pretrained: None, out: &out, scratch: &tmp.path().join("s") }, &opts).unwrap();
+    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap()).unwrap();
+    assert_eq!(info["net"]["outputs"], 4);
+    let rows = predict(&out, &data, "test", 0.0, 1).unwrap();
+    assert_eq!(rows.len(), 6);
+    assert!(rows.iter().all(|r| r.task == "Spot"));
+    let log = train_support::read_log(&out);
+    assert_eq!(log.len(), 3);
+
+    let bad = train_support::small_config(serde_json::json!({"iterations": 3, "tasks": ["Smiling"]}));
+    let err = train(&bad, &RunPaths { data: &data, pretrained: None, out: &out, scratch: &tmp.path().join("s2") }, &opts).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("Smiling") && msg.contains("Bright_Top"), "{msg}");
+}

@@ -13,14 +13,15 @@ enum Block {
 
 impl Block {
     fn forward(&self, x: &Tensor, mode: Mode) -> Tensor {
-        let (y, down) = match self {
+        // In-place ReLU and residual add, as torchvision does (less memory traffic).
+        let (mut y, down) = match self {
             Block::Basic { conv1, bn1, conv2, bn2, down } => {
-                let y = bn1.forward(&conv1.forward(x, mode), mode).relu();
+                let y = bn1.forward(&conv1.forward(x, mode), mode).relu_();
                 (bn2.forward(&conv2.forward(&y, mode), mode), down)
             }
             Block::Bottleneck { conv1, bn1, conv2, bn2, conv3, bn3, down } => {
-                let y = bn1.forward(&conv1.forward(x, mode), mode).relu();
-                let y = bn2.forward(&conv2.forward(&y, mode), mode).relu();
+                let y = bn1.forward(&conv1.forward(x, mode), mode).relu_();
+                let y = bn2.forward(&conv2.forward(&y, mode), mode).relu_();
                 (bn3.forward(&conv3.forward(&y, mode), mode), down)
             }
         };
@@ -28,7 +29,8 @@ impl Block {
             Some((c, b)) => b.forward(&c.forward(x, mode), mode),
             None => x.shallow_clone(),
         };
-        (y + shortcut).relu()
+        y += shortcut;
+        y.relu_()
     }
 }
 
@@ -93,7 +95,7 @@ impl ResNet {
     }
 
     pub fn forward(&self, x: &Tensor, mode: Mode) -> Tensor {
-        let mut y = self.bn1.forward(&self.conv1.forward(x, mode), mode).relu().max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
+        let mut y = self.bn1.forward(&self.conv1.forward(x, mode), mode).relu_().max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
         for b in &self.blocks {
             y = b.forward(&y, mode);
         }

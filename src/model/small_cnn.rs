@@ -27,7 +27,7 @@ impl SmallCnn {
     pub fn forward(&self, x: &Tensor, mode: Mode) -> Tensor {
         let mut y = x.shallow_clone();
         for (conv, bn, pool) in &self.stages {
-            y = bn.forward(&conv.forward(&y, mode), mode).relu();
+            y = bn.forward(&conv.forward(&y, mode), mode).relu_();
             if *pool {
                 y = y.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
             }
