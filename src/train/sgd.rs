@@ -1,15 +1,21 @@
 //! SGD with momentum and weight decay, written out so that its momentum buffers can be saved in
-//! checkpoints (PyTorch's rule, dampening 0: d = g + wd·p; b = μ·b + d; p = p − lr·b; buffers start
-//! at zero, which gives b = d at the first step exactly as PyTorch's clone does).
+//! checkpoints (PyTorch's rule, dampening 0: b = μ·b + (g + wd·p); p = p − lr·b; buffers start at
+//! zero, which gives b = g + wd·p at the first step as PyTorch's clone does).
 
 use anyhow::{bail, Result};
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 struct Slot {
     name: String,
     param: Tensor,
-    decay: f64,
+    /// Weight decay as a 0-dim tensor (None when 0).
+    decay: Option<Tensor>,
     buffer: Tensor,
+}
+
+/// A 0-dim Float tensor (the scalar operand of `addcmul_`).
+fn scalar(value: f64, device: Device) -> Tensor {
+    Tensor::from_slice(&[value as f32]).to_device(device).reshape([])
 }
 
 pub struct Sgd {
@@ -24,6 +30,7 @@ impl Sgd {
             .into_iter()
             .map(|(name, param, decay)| {
                 let buffer = Tensor::zeros(param.size(), (Kind::Float, param.device()));
+                let decay = (decay != 0.0).then(|| scalar(decay, param.device()));
                 Slot { name, param, decay, buffer }
             })
             .collect();
@@ -33,16 +40,22 @@ impl Sgd {
     /// One update with learning rate `lr`; clears the gradients afterwards.
     pub fn step(&mut self, lr: f64) {
         let momentum = self.momentum;
+        let Some(device) = self.slots.first().map(|s| s.param.device()) else { return };
+        let neg_lr = scalar(-lr, device);
         tch::no_grad(|| {
+            // In-place updates only (b = μ·b + g + wd·p; p = p − lr·b): no temporaries the size of
+            // the model, which matters on a CPU where the step is memory-bound.
             for s in &mut self.slots {
                 let g = s.param.grad();
                 if !g.defined() {
                     continue;
                 }
-                let d = if s.decay != 0.0 { &g + &s.param * s.decay } else { g.shallow_clone() };
                 let _ = s.buffer.g_mul_scalar_(momentum);
-                let _ = s.buffer.g_add_(&d);
-                let _ = s.param.g_sub_(&(&s.buffer * lr));
+                let _ = s.buffer.g_add_(&g);
+                if let Some(decay) = &s.decay {
+                    let _ = s.buffer.addcmul_(&s.param, decay);
+                }
+                let _ = s.param.addcmul_(&s.buffer, &neg_lr);
                 s.param.zero_grad();
             }
         });
