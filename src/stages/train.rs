@@ -1,6 +1,42 @@
-//! `kind: train` — not implemented yet.
+//! `kind: train` — Algorithm 1 of the paper (docs/ALGORITHM.md) on a `prepare` stage's output.
+//!
+//! Inputs: `data` (required: a prepare stage), `pretrained` (optional: a safetensors file of
+//! torchvision-named trunk weights; see `model::pretrained` for the recipe that makes it).
+//!
+//! Parameters (`with:`; every one optional; a `preset` fills defaults that explicit values override):
+//! - `preset`: `none` (default) | `paper_celeba` | `paper_market` | `release`. `none` and
+//!   `paper_celeba` are the paper's CelebA settings below; `paper_market` sets `iterations: 20000`,
+//!   `milestones: [10000, 15000]`; `release` (the authors' code) sets `dropout: 0`, `hidden: 0`.
+//! - `model`: `resnet50` (default, the paper's trunk) | `resnet18` | `small_cnn` (CPU runs).
+//! - `freeze_bn`: `true` (default, as the release): BN uses stored statistics, affine not trained.
+//! - `dropout`: 0.5 (default, the paper); `hidden`: 0 (default: one FC from the pooled features to
+//!   the outputs; N > 0 inserts FC(N)+ReLU before the dropout and the output FC).
+//! - `loss`: `square` (default, ½(ψ−L)² on ±1 labels) | `bce` | `hinge` for binary tasks;
+//!   `multiclass_loss`: `square` (default, ±1 one-hot) | `ce` for C-way tasks.
+//! - `weighting`: `equal` (default, the basic model) | `{method: validation_loss_trend, k: 200,
+//!   tau: 0}` | `{method: dwa, epoch: 200, temperature: 2, losses: train|val}` (an "epoch" is a
+//!   window of `epoch` iterations) | `{method: uncertainty, init: -0.5}` | `rlw` | `gls`. A bare
+//!   name takes the method's defaults.
+//! - `tasks`: a task name or a list of names to train on (default: all). One task = one of the
+//!   paper's Separate models (use `foreach` over the tasks).
+//! - `iterations`: 130000; `lr`: 1e-4; `milestones`: [70000, 100000, 120000]; `gamma`: 0.1 (lr of
+//!   iteration t is lr·γ^|{m : t > m}|); `momentum`: 0.9; `weight_decay`: 5e-4.
+//! - `batch_train`: 10, `batch_val`: 10 — images drawn with replacement per iteration.
+//! - `seed`: 0 — network init, sampling, dropout and RLW draws.
+//! - `checkpoint_every`: 1000 iterations (0 = never); checkpoints go to the stage's scratch
+//!   directory and a re-run resumes from the newest one, ending bit-identical on CPU.
+//! - `train_split`: `train`, `val_split`: `val` — the prepared splits sampled from.
+//! - `device`: `auto` (CUDA when the stage has `resources.gpus` and CUDA is available) | `cpu` |
+//!   `cuda`; `precision`: `fp32` | `bf16` (mixed: bf16 convolutions, fp32 weights, heads, losses);
+//!   `channels_last`: false.
+//!
+//! Outputs: `model.safetensors`, `model.json`, `train_log.parquet` + `.csv` (iteration, task,
+//! train_loss, val_loss, lambda, lr), `train_summary.json`. Timings go to the stage log (stderr)
+//! only, so that every output file is deterministic.
 
-use super::{InputSlot, ParamError, StageContext, StageKind};
+use super::{InputItem, InputSlot, ParamError, Resources, StageContext, StageKind};
+use crate::train::config::DeviceChoice;
+use crate::train::{train, RunOptions, RunPaths, TrainConfig};
 
 pub struct Train;
 
@@ -12,12 +48,31 @@ impl StageKind for Train {
         1
     }
     fn input_slots(&self) -> &'static [InputSlot] {
-        &[]
+        &[
+            InputSlot { name: "data", required: true, many: false },
+            InputSlot { name: "pretrained", required: false, many: false },
+        ]
     }
-    fn check_params(&self, _with: &serde_json::Value) -> Result<serde_json::Value, ParamError> {
-        Err(ParamError::new(&[], "kind `train` is not implemented yet"))
+    fn check_params(&self, with: &serde_json::Value) -> Result<serde_json::Value, ParamError> {
+        let cfg = TrainConfig::from_with(with)?;
+        serde_json::to_value(&cfg).map_err(|e| ParamError::new(&[], e.to_string()))
     }
-    fn run(&self, _ctx: &StageContext) -> anyhow::Result<()> {
-        anyhow::bail!("kind `train` is not implemented yet")
+    fn default_resources(&self, params: &serde_json::Value) -> Resources {
+        let cuda = serde_json::from_value::<TrainConfig>(params.clone()).map(|c| c.device == DeviceChoice::Cuda).unwrap_or(false);
+        Resources { cpus: 2, gpus: usize::from(cuda), mem: 0 }
+    }
+    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
+        let cfg: TrainConfig = ctx.params()?;
+        let data = ctx.input("data")?;
+        let pretrained: Option<&InputItem> = ctx.inputs("pretrained").first();
+        let paths = RunPaths {
+            data: &data.path,
+            pretrained: pretrained.map(|p| p.path.as_path()),
+            out: &ctx.out_dir,
+            scratch: &ctx.scratch_dir,
+        };
+        let opts = RunOptions { threads: ctx.threads, gpus: ctx.gpus, stop_after: None };
+        train(&cfg, &paths, &opts)?;
+        Ok(())
     }
 }

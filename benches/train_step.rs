@@ -1,0 +1,91 @@
+//! Training-step throughput of awmt's training components (the same per-iteration work as the
+//! `train` stage: a no-grad forward of the validation half, a forward + backward of the training
+//! half with the per-task square loss, an SGD step with momentum and weight decay).
+//!
+//! Usage: `train_step <resnet18|resnet50|small_cnn> <size> <steps> <threads>`; prints one JSON line
+//! `{"impl":"awmt","model",..,"images_per_second"}`. Run through `benches/train_bench.sh`, which
+//! runs the PyTorch reference with the same shapes beside it.
+
+use std::time::Instant;
+
+use awmt::data::tasks::{LabelTable, Task, TaskSet};
+use awmt::model::{Net, NetConfig, Trunk};
+use awmt::train::losses::{BatchLabels, BinaryLoss, LossConfig, MulticlassLoss, TaskLayout};
+use awmt::train::sgd::Sgd;
+use awmt::train::weighting::WeightingSpec;
+use tch::{Device, Kind, Tensor};
+
+const TASKS: usize = 40;
+const BATCH: usize = 10;
+const WARMUP: usize = 3;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    if args.len() < 4 {
+        eprintln!("usage: train_step <resnet18|resnet50|small_cnn> <size> <steps> <threads>");
+        std::process::exit(2);
+    }
+    let trunk = match args[0].as_str() {
+        "resnet18" => Trunk::Resnet18,
+        "resnet50" => Trunk::Resnet50,
+        "small_cnn" => Trunk::SmallCnn,
+        other => {
+            eprintln!("unknown model {other}");
+            std::process::exit(2);
+        }
+    };
+    let size: i64 = args[1].parse().expect("size");
+    let steps: usize = args[2].parse().expect("steps");
+    let threads: i32 = args[3].parse().expect("threads");
+    tch::set_num_threads(threads);
+    let device = Device::Cpu;
+
+    let tasks = TaskSet {
+        format: "celeba".into(),
+        source: "synthetic".into(),
+        root: String::new(),
+        tasks: (0..TASKS).map(|j| Task::binary(&format!("t{j}"))).collect(),
+    };
+    let layout = TaskLayout::new(&tasks);
+    let table = LabelTable {
+        images: (0..2 * BATCH).map(|i| i.to_string()).collect(),
+        identities: (0..2 * BATCH as i64).collect(),
+        labels: (0..TASKS).map(|j| (0..2 * BATCH).map(|i| Some(if (i + j) % 3 == 0 { 1 } else { -1 })).collect()).collect(),
+    };
+    let train_rows: Vec<usize> = (0..BATCH).collect();
+    let val_rows: Vec<usize> = (BATCH..2 * BATCH).collect();
+    let loss = LossConfig { binary: BinaryLoss::Square, multiclass: MulticlassLoss::Square };
+
+    // The release configuration: frozen BN, single FC, no dropout.
+    let net = Net::new(&NetConfig { trunk, frozen_bn: true, dropout: 0.0, hidden: 0, outputs: TASKS as i64 }, device, 0);
+    let mut weighting = WeightingSpec::Equal.build(TASKS, 0, device);
+    let params = net.store.trained().into_iter().map(|(n, t)| (n, t, 5e-4)).collect();
+    let mut sgd = Sgd::new(params, 0.9);
+    let x_train = Tensor::randn([BATCH as i64, 3, size, size], (Kind::Float, device));
+    let x_val = Tensor::randn([BATCH as i64, 3, size, size], (Kind::Float, device));
+
+    let mut step = |t: u64| {
+        let val_labels = BatchLabels::gather(&layout, &table, &val_rows, device);
+        let v = tch::no_grad(|| loss.task_loss_sums(&layout, &net.forward(&x_val, None), &val_labels));
+        let v: Vec<f64> = Vec::<f64>::try_from(v.to_kind(Kind::Double)).unwrap();
+        let train_labels = BatchLabels::gather(&layout, &table, &train_rows, device);
+        let losses = loss.task_loss_sums(&layout, &net.forward(&x_train, Some(t)), &train_labels) * (1.0 / BATCH as f64);
+        let l: Vec<f64> = Vec::<f64>::try_from(losses.to_kind(Kind::Double)).unwrap();
+        let lambda = weighting.weights(t, &l, &v);
+        weighting.objective(&losses, &lambda).backward();
+        sgd.step(1e-4);
+    };
+    for t in 0..WARMUP {
+        step(t as u64 + 1);
+    }
+    let start = Instant::now();
+    for t in 0..steps {
+        step((WARMUP + t) as u64 + 1);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let ips = (steps * 2 * BATCH) as f64 / secs;
+    println!(
+        "{{\"impl\":\"awmt\",\"model\":\"{}\",\"size\":{size},\"threads\":{threads},\"steps\":{steps},\"seconds\":{secs:.3},\"images_per_second\":{ips:.3}}}",
+        trunk.name()
+    );
+}

@@ -1,0 +1,166 @@
+//! A whole network (trunk + heads) built from a serialisable description, so that `model.json`
+//! plus `model.safetensors` rebuild exactly what was trained.
+
+use std::path::Path;
+
+use anyhow::{bail, Context as _, Result};
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use super::heads::Head;
+use super::layers::{Mode, ParamStore};
+use super::resnet::ResNet;
+use super::small_cnn::SmallCnn;
+
+/// The trunk architecture (`model:` of a train stage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trunk {
+    SmallCnn,
+    Resnet18,
+    Resnet50,
+}
+
+impl Trunk {
+    pub fn name(self) -> &'static str {
+        match self {
+            Trunk::SmallCnn => "small_cnn",
+            Trunk::Resnet18 => "resnet18",
+            Trunk::Resnet50 => "resnet50",
+        }
+    }
+}
+
+/// Everything needed to rebuild the network's shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetConfig {
+    pub trunk: Trunk,
+    /// BN uses its stored statistics and its affine parameters are not trained.
+    pub frozen_bn: bool,
+    pub dropout: f64,
+    /// Width of a hidden FC layer in the head; 0 = a single FC.
+    pub hidden: i64,
+    /// Total outputs over all tasks.
+    pub outputs: i64,
+}
+
+enum TrunkNet {
+    Small(SmallCnn),
+    Res(ResNet),
+}
+
+pub struct Net {
+    pub store: ParamStore,
+    pub config: NetConfig,
+    trunk: TrunkNet,
+    head: Head,
+    compute: Kind,
+    channels_last: bool,
+}
+
+/// Reinterprets a 4-D NCHW tensor with channels-last strides (same values, NHWC memory order).
+pub fn to_channels_last(t: &Tensor) -> Tensor {
+    if t.dim() == 4 {
+        t.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
+    } else {
+        t.shallow_clone()
+    }
+}
+
+impl Net {
+    /// Builds a freshly initialised network; the initial values depend on `seed` alone.
+    pub fn new(config: &NetConfig, device: Device, seed: u64) -> Net {
+        let mut store = ParamStore::new(device, seed);
+        let (trunk, features) = match config.trunk {
+            Trunk::SmallCnn => {
+                let t = SmallCnn::new(&mut store, config.frozen_bn);
+                let f = t.features;
+                (TrunkNet::Small(t), f)
+            }
+            Trunk::Resnet18 | Trunk::Resnet50 => {
+                let t = if config.trunk == Trunk::Resnet18 {
+                    ResNet::resnet18(&mut store, config.frozen_bn)
+                } else {
+                    ResNet::resnet50(&mut store, config.frozen_bn)
+                };
+                let f = t.features;
+                (TrunkNet::Res(t), f)
+            }
+        };
+        let head = Head::new(&mut store, features, config.hidden, config.outputs, config.dropout);
+        Net { store, config: config.clone(), trunk, head, compute: Kind::Float, channels_last: false }
+    }
+
+    /// Runs the convolutions in `kind` (BFloat16 for mixed precision) with Float master weights.
+    pub fn set_compute_kind(&mut self, kind: Kind) {
+        self.compute = kind;
+    }
+
+    /// Stores 4-D weights channels-last (faster convolutions on CUDA) and feeds inputs that way.
+    pub fn set_channels_last(&mut self) {
+        tch::no_grad(|| {
+            for p in &mut self.store.params {
+                if p.tensor.dim() == 4 {
+                    let cl = to_channels_last(&p.tensor);
+                    p.tensor.set_data(&cl);
+                }
+            }
+        });
+        self.channels_last = true;
+    }
+
+    /// Outputs [N, outputs] (Float) for normalised images [N, 3, H, W]. `train`: None = eval mode;
+    /// Some(seed) = training mode, dropout masks drawn from `seed`.
+    pub fn forward(&self, images: &Tensor, train: Option<u64>) -> Tensor {
+        let mode = Mode { train: train.is_some(), compute: self.compute };
+        let mut x = images.to_device(self.store.device);
+        if self.channels_last {
+            x = to_channels_last(&x);
+        }
+        if self.compute != Kind::Float {
+            x = x.to_kind(self.compute);
+        }
+        let features = match &self.trunk {
+            TrunkNet::Small(t) => t.forward(&x, mode),
+            TrunkNet::Res(t) => t.forward(&x, mode),
+        };
+        self.head.forward(&features.to_kind(Kind::Float), train)
+    }
+
+    /// Names of the trunk's tensors (everything but the head).
+    pub fn trunk_names(&self) -> Vec<String> {
+        self.store.params.iter().filter(|p| !p.name.starts_with("head.")).map(|p| p.name.clone()).collect()
+    }
+
+    /// Every tensor, contiguous, ready to be written.
+    pub fn named_contiguous(&self) -> Vec<(String, Tensor)> {
+        self.store.named().into_iter().map(|(n, t)| (n, t.contiguous().to_device(Device::Cpu))).collect()
+    }
+
+    /// Writes all tensors as safetensors (deterministic: sorted by name).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        Tensor::write_safetensors(&self.named_contiguous(), path).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Loads every tensor from a safetensors file written by [`Net::save`].
+    pub fn load(&mut self, path: &Path) -> Result<()> {
+        let named = Tensor::read_safetensors(path).with_context(|| format!("reading {}", path.display()))?;
+        let origin = path.display().to_string();
+        self.store.load_from(&named, &origin, |_| false)?;
+        Ok(())
+    }
+
+    /// Copies tensors that exist in `named` and the network (checkpoint restore); all must exist.
+    pub fn load_named(&mut self, named: &[(String, Tensor)], origin: &str) -> Result<()> {
+        self.store.load_from(named, origin, |_| false)?;
+        Ok(())
+    }
+
+    pub fn check_outputs(&self, expected: i64) -> Result<()> {
+        if self.config.outputs != expected {
+            bail!("the network has {} outputs but the tasks need {expected}", self.config.outputs);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,297 @@
+//! The `train` stage's parameters: presets, defaults, validation and the resolved configuration
+//! that goes into the cache key (every default filled in, so two spellings give one key).
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::losses::{BinaryLoss, MulticlassLoss};
+use super::weighting::WeightingSpec;
+use crate::model::Trunk;
+use crate::stages::ParamError;
+
+/// Named bundles of settings from the paper and the authors' release (docs/ALGORITHM.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    /// No preset: the awmt defaults (which equal `paper_celeba`).
+    None,
+    /// ResNet-50, frozen BN, dropout 0.5, 130k iterations, lr 1e-4 ×0.1 at 70k/100k/120k.
+    PaperCeleba,
+    /// As `paper_celeba` but 20k iterations, ×0.1 at 10k/15k (Market-1501 and Duke).
+    PaperMarket,
+    /// The authors' release: `paper_celeba` with no dropout and a single FC head.
+    Release,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceChoice {
+    /// CUDA when the stage was granted a GPU (`resources.gpus`) and CUDA is available, else CPU.
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    Fp32,
+    /// Convolutions in bfloat16 with float32 master weights, heads and losses (mixed precision).
+    Bf16,
+}
+
+/// The resolved parameters of a train stage (see the doc comment of `stages::train`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub preset: Preset,
+    pub model: Trunk,
+    pub freeze_bn: bool,
+    pub dropout: f64,
+    pub hidden: i64,
+    pub loss: BinaryLoss,
+    pub multiclass_loss: MulticlassLoss,
+    pub weighting: WeightingSpec,
+    /// Task names to train on (in this order); None = every task of the data.
+    pub tasks: Option<Vec<String>>,
+    pub iterations: u64,
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub milestones: Vec<u64>,
+    pub gamma: f64,
+    pub batch_train: usize,
+    pub batch_val: usize,
+    pub seed: u64,
+    /// Iterations between checkpoints; 0 = never.
+    pub checkpoint_every: u64,
+    pub train_split: String,
+    pub val_split: String,
+    pub device: DeviceChoice,
+    pub precision: Precision,
+    pub channels_last: bool,
+}
+
+/// What a user may write under `with:` (everything optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParams {
+    preset: Option<Preset>,
+    model: Option<Trunk>,
+    freeze_bn: Option<bool>,
+    dropout: Option<f64>,
+    hidden: Option<i64>,
+    loss: Option<BinaryLoss>,
+    multiclass_loss: Option<MulticlassLoss>,
+    #[serde(default, deserialize_with = "weighting_name_or_map")]
+    weighting: Option<WeightingSpec>,
+    #[serde(default, deserialize_with = "task_name_or_list")]
+    tasks: Option<Vec<String>>,
+    iterations: Option<u64>,
+    lr: Option<f64>,
+    momentum: Option<f64>,
+    weight_decay: Option<f64>,
+    milestones: Option<Vec<u64>>,
+    gamma: Option<f64>,
+    batch_train: Option<usize>,
+    batch_val: Option<usize>,
+    seed: Option<u64>,
+    checkpoint_every: Option<u64>,
+    train_split: Option<String>,
+    val_split: Option<String>,
+    device: Option<DeviceChoice>,
+    precision: Option<Precision>,
+    channels_last: Option<bool>,
+}
+
+fn weighting_name_or_map<'de, D: Deserializer<'de>>(d: D) -> Result<Option<WeightingSpec>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    if v.is_null() {
+        return Ok(None);
+    }
+    WeightingSpec::from_value(v).map(Some).map_err(serde::de::Error::custom)
+}
+
+fn task_name_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    match v {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(s) => Ok(Some(vec![s])),
+        other => serde_json::from_value::<Vec<String>>(other)
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom("tasks must be a task name or a list of task names")),
+    }
+}
+
+impl TrainConfig {
+    /// The defaults of a preset.
+    pub fn preset(preset: Preset) -> TrainConfig {
+        let mut c = TrainConfig {
+            preset,
+            model: Trunk::Resnet50,
+            freeze_bn: true,
+            dropout: 0.5,
+            hidden: 0,
+            loss: BinaryLoss::Square,
+            multiclass_loss: MulticlassLoss::Square,
+            weighting: WeightingSpec::Equal,
+            tasks: None,
+            iterations: 130_000,
+            lr: 1e-4,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            milestones: vec![70_000, 100_000, 120_000],
+            gamma: 0.1,
+            batch_train: 10,
+            batch_val: 10,
+            seed: 0,
+            checkpoint_every: 1000,
+            train_split: "train".into(),
+            val_split: "val".into(),
+            device: DeviceChoice::Auto,
+            precision: Precision::Fp32,
+            channels_last: false,
+        };
+        match preset {
+            Preset::None | Preset::PaperCeleba => {}
+            Preset::PaperMarket => {
+                c.iterations = 20_000;
+                c.milestones = vec![10_000, 15_000];
+            }
+            Preset::Release => {
+                c.dropout = 0.0;
+                c.hidden = 0;
+            }
+        }
+        c
+    }
+
+    /// Parses `with:` (preset first, then explicit values) and validates it.
+    pub fn from_with(with: &serde_json::Value) -> Result<TrainConfig, ParamError> {
+        let value = if with.is_null() { serde_json::json!({}) } else { with.clone() };
+        let raw: RawParams = serde_path_to_error::deserialize(value).map_err(|e| {
+            let path: Vec<String> = e
+                .path()
+                .iter()
+                .filter_map(|seg| match seg {
+                    serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                    serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                    _ => None,
+                })
+                .collect();
+            ParamError { path, message: e.into_inner().to_string() }
+        })?;
+        let mut c = TrainConfig::preset(raw.preset.unwrap_or(Preset::None));
+        macro_rules! take {
+            ($($f:ident),*) => { $( if let Some(v) = raw.$f { c.$f = v; } )* };
+        }
+        take!(model, freeze_bn, dropout, hidden, loss, multiclass_loss, weighting, iterations, lr, momentum, weight_decay);
+        take!(milestones, gamma, batch_train, batch_val, seed, checkpoint_every, train_split, val_split, device, precision, channels_last);
+        c.tasks = raw.tasks;
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> Result<(), ParamError> {
+        let err = |key: &str, msg: &str| Err(ParamError::new(&[key], msg));
+        if self.iterations == 0 {
+            return err("iterations", "must be at least 1");
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return err("lr", "must be a positive number");
+        }
+        if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
+            return err("momentum", "must be in [0, 1)");
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return err("weight_decay", "must be a non-negative number");
+        }
+        if !(self.gamma.is_finite() && self.gamma > 0.0) {
+            return err("gamma", "must be a positive number");
+        }
+        if self.milestones.iter().any(|&m| m == 0) || self.milestones.windows(2).any(|w| w[0] >= w[1]) {
+            return err("milestones", "must be increasing iteration numbers ≥ 1, e.g. [70000, 100000, 120000]");
+        }
+        if !(self.dropout.is_finite() && (0.0..1.0).contains(&self.dropout)) {
+            return err("dropout", "must be in [0, 1)");
+        }
+        if self.hidden < 0 {
+            return err("hidden", "must be 0 (a single FC layer) or a positive width");
+        }
+        if self.batch_train == 0 {
+            return err("batch_train", "must be at least 1");
+        }
+        if self.batch_val == 0 {
+            return err("batch_val", "must be at least 1");
+        }
+        if let Some(tasks) = &self.tasks {
+            if tasks.is_empty() {
+                return err("tasks", "must name at least one task (leave it out to train on all)");
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for t in tasks {
+                if !seen.insert(t) {
+                    return err("tasks", &format!("task `{t}` is named twice"));
+                }
+            }
+        }
+        if let Err(msg) = self.weighting.validate() {
+            return Err(ParamError::new(&["weighting"], msg));
+        }
+        Ok(())
+    }
+
+    /// The learning rate of iteration `t` (1-based): lr·γ^(number of milestones m with t > m),
+    /// i.e. Caffe's multistep policy with 0-based iteration t−1 ≥ m.
+    pub fn lr_at(&self, t: u64) -> f64 {
+        let passed = self.milestones.iter().filter(|&&m| t > m).count();
+        self.lr * self.gamma.powi(passed as i32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn presets_and_overrides() {
+        let c = TrainConfig::from_with(&json!({"preset": "paper_market", "lr": 0.01})).unwrap();
+        assert_eq!(c.iterations, 20_000);
+        assert_eq!(c.milestones, vec![10_000, 15_000]);
+        assert_eq!(c.lr, 0.01);
+        let r = TrainConfig::from_with(&json!({"preset": "release"})).unwrap();
+        assert_eq!((r.dropout, r.hidden, r.iterations), (0.0, 0, 130_000));
+        let d = TrainConfig::from_with(&serde_json::Value::Null).unwrap();
+        assert_eq!(d, TrainConfig::preset(Preset::None));
+    }
+
+    #[test]
+    fn canonical_form_round_trips() {
+        let c = TrainConfig::from_with(&json!({"model": "small_cnn", "weighting": "validation_loss_trend", "tasks": "Smiling"})).unwrap();
+        assert_eq!(c.tasks, Some(vec!["Smiling".to_string()]));
+        let canon = serde_json::to_value(&c).unwrap();
+        assert_eq!(canon["weighting"], json!({"method": "validation_loss_trend", "k": 200, "tau": 0.0}));
+        assert_eq!(TrainConfig::from_with(&canon).unwrap(), c);
+    }
+
+    #[test]
+    fn errors_name_the_parameter() {
+        let e = TrainConfig::from_with(&json!({"iterationz": 3})).unwrap_err();
+        assert!(e.message.contains("iterationz"), "{}", e.message);
+        let e = TrainConfig::from_with(&json!({"milestones": [5, 3]})).unwrap_err();
+        assert_eq!(e.path, vec!["milestones"]);
+        let e = TrainConfig::from_with(&json!({"weighting": {"method": "dwa", "epoch": 0}})).unwrap_err();
+        assert_eq!(e.path, vec!["weighting"]);
+        let e = TrainConfig::from_with(&json!({"model": "vgg"})).unwrap_err();
+        assert_eq!(e.path, vec!["model"]);
+    }
+
+    #[test]
+    fn multistep_schedule() {
+        let c = TrainConfig::preset(Preset::PaperCeleba);
+        assert_eq!(c.lr_at(1), 1e-4);
+        assert_eq!(c.lr_at(70_000), 1e-4);
+        assert!((c.lr_at(70_001) - 1e-5).abs() < 1e-18);
+        assert!((c.lr_at(130_000) - 1e-7).abs() < 1e-20);
+    }
+}

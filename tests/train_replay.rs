@@ -1,0 +1,94 @@
+//! Replaying Algorithm 2 (written out independently here) over the validation losses logged by a
+//! real training run reproduces the logged λ to 1e-6; a diverging run stops naming the iteration
+//! and task.
+
+mod train_support;
+
+use awmt::train::{train, RunOptions, RunPaths};
+
+/// Algorithm 1 steps 4–5 + Algorithm 2 over v_t (rows: iterations, columns: tasks). Returns the
+/// λ of every iteration.
+fn replay(v: &[Vec<f64>], k: usize) -> Vec<Vec<f64>> {
+    let m = v[0].len();
+    let mut lambda = vec![1.0; m];
+    let mut pre_mean: Vec<f64> = Vec::new();
+    let mut out = Vec::new();
+    for t in 1..=v.len() {
+        if t % k == 0 && t >= k {
+            let window = &v[t - k..t];
+            let cur: Vec<f64> = (0..m).map(|j| window.iter().map(|r| r[j]).sum::<f64>() / k as f64).collect();
+            if t == k {
+                pre_mean = cur;
+            } else {
+                let trend: Vec<f64> = (0..m).map(|j| (cur[j] - pre_mean[j]).abs() / cur[j]).collect();
+                let tm = trend.iter().sum::<f64>() / m as f64;
+                if tm > 0.0 && cur.iter().all(|c| *c > 0.0) {
+                    let lm = cur.iter().sum::<f64>() / m as f64;
+                    let w: Vec<f64> = (0..m).map(|j| trend[j] / tm * cur[j] / lm).collect();
+                    let wm = w.iter().sum::<f64>() / m as f64;
+                    lambda = w.iter().map(|x| x / wm).collect();
+                }
+                pre_mean = cur;
+            }
+        }
+        out.push(lambda.clone());
+    }
+    out
+}
+
+#[test]
+fn logged_lambda_matches_an_independent_replay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    train_support::write_prepared(&data, 16, [80, 40, 10], 21);
+    let (k, iterations) = (4usize, 40u64);
+    let cfg = train_support::small_config(serde_json::json!({
+        "iterations": iterations, "weighting": {"method": "validation_loss_trend", "k": k}, "lr": 0.02,
+    }));
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let opts = RunOptions { threads: 1, gpus: 0, stop_after: None };
+    train(&cfg, &RunPaths { data: &data, pretrained: None, out: &out, scratch: &tmp.path().join("s") }, &opts).unwrap();
+
+    let rows = train_support::read_log(&out);
+    let tasks = 4;
+    assert_eq!(rows.len(), iterations as usize * tasks);
+    let v: Vec<Vec<f64>> = rows.chunks(tasks).map(|c| c.iter().map(|r| r.3).collect()).collect();
+    let logged: Vec<Vec<f64>> = rows.chunks(tasks).map(|c| c.iter().map(|r| r.4).collect()).collect();
+    for (t, chunk) in rows.chunks(tasks).enumerate() {
+        assert!(chunk.iter().all(|r| r.0 == t as u64 + 1));
+    }
+    let want = replay(&v, k);
+    let mut updates = 0;
+    for t in 0..v.len() {
+        for j in 0..tasks {
+            assert!((want[t][j] - logged[t][j]).abs() < 1e-6, "iteration {} task {j}: replay {} logged {}", t + 1, want[t][j], logged[t][j]);
+        }
+        if logged[t] != vec![1.0; tasks] {
+            updates += 1;
+        }
+        let mean: f64 = logged[t].iter().sum::<f64>() / tasks as f64;
+        assert!((mean - 1.0).abs() < 1e-9, "λ must have mean 1, got {mean}");
+    }
+    // λ ≡ 1 before iteration 2k; afterwards the rule moved it.
+    assert!(logged[..2 * k - 1].iter().all(|l| l == &vec![1.0; tasks]));
+    assert!(updates > 0, "the rule never changed λ");
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("train_summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["weighting"]["method"], "validation_loss_trend");
+    assert_eq!(summary["source"], "synthetic");
+    assert_eq!(summary["iterations"], iterations);
+}
+
+#[test]
+fn a_diverging_run_stops_naming_iteration_and_task() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    train_support::write_prepared(&data, 16, [20, 10, 5], 2);
+    let cfg = train_support::small_config(serde_json::json!({"iterations": 50, "lr": 1e12}));
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let opts = RunOptions { threads: 1, gpus: 0, stop_after: None };
+    let err = train(&cfg, &RunPaths { data: &data, pretrained: None, out: &out, scratch: &tmp.path().join("s") }, &opts).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("iteration ") && (msg.contains("task `") || msg.contains("objective")), "{msg}");
+}
