@@ -5,7 +5,7 @@ use std::fs::File;
 use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
-use polars::prelude::*;
+use polars::prelude::{Column, CsvWriter, DataFrame, ParquetReader, ParquetWriter, SerReader, SerWriter};
 use serde::{Deserialize, Serialize};
 
 /// Whether a task is one ±1 attribute or one C-way attribute.
@@ -154,16 +154,16 @@ impl LabelTable {
         let images: Vec<String> = df
             .column("image")?
             .str()?
-            .into_iter()
+            .iter()
             .map(|v| v.unwrap_or_default().to_string())
             .collect();
-        let identities: Vec<i64> = df.column("identity")?.i64()?.into_iter().map(|v| v.unwrap_or(-1)).collect();
+        let identities: Vec<i64> = df.column("identity")?.i64()?.iter().map(|v| v.unwrap_or(-1)).collect();
         let mut labels = Vec::with_capacity(tasks.tasks.len());
         for task in &tasks.tasks {
             let col = df
                 .column(&task.name)
                 .with_context(|| format!("{}: no column for task `{}`", pq.display(), task.name))?;
-            let values: Vec<Option<i32>> = col.i32()?.into_iter().collect();
+            let values: Vec<Option<i32>> = col.i32()?.iter().collect();
             for (row, v) in values.iter().enumerate() {
                 if let Some(v) = v {
                     if !task.valid_label(*v) {

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
-use polars::prelude::*;
+use polars::prelude::{Column, CsvWriter, DataFrame, ParquetReader, ParquetWriter, SerReader, SerWriter};
 use serde::{Deserialize, Serialize};
 
 use super::bootstrap::Correctness;
@@ -140,7 +140,7 @@ pub fn read_correctness(dir: &Path) -> Result<RunCorrectness> {
     let mut image_names = Vec::new();
     let mut task_names = Vec::new();
     let mut cells = Vec::with_capacity(df.height());
-    for (row, ((image, task), ok)) in images.into_iter().zip(tasks.into_iter()).zip(correct.into_iter()).enumerate() {
+    for (row, ((image, task), ok)) in images.iter().zip(tasks.iter()).zip(correct.iter()).enumerate() {
         let (Some(image), Some(task)) = (image, task) else {
             bail!(
                 "{}: row {}: `image` and `task` must not be empty; re-run the evaluate stage",

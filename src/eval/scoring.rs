@@ -62,7 +62,8 @@ pub fn score(tasks: &TaskSet, image_order: &[String], marked: &MarkedSets, rows:
         let classes = if task.classes.is_empty() { 2 } else { task.classes.len() };
         let truth = colour_truth(row.label, marked_cell, classes)
             .map_err(|e| anyhow::anyhow!("image `{}`, task `{}`: {e}", row.image, task.name))?;
-        if let Truth::Label(l) = truth {
+        if let Truth::Label(l) = &truth {
+            let l = *l;
             if l < i32::MIN as i64 || l > i32::MAX as i64 || !task.valid_label(l as i32) {
                 bail!("image `{}`, task `{}`: label {l} is not a label of this task", row.image, task.name);
             }

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
-use polars::prelude::*;
+use polars::prelude::{AnyValue, Column, CsvWriter, DataFrame, ParquetReader, ParquetWriter, SerReader, SerWriter};
 
 /// The `kind` value of rows that hold published numbers.
 pub const PUBLISHED: &str = "published";
@@ -68,7 +68,7 @@ fn is_published_row(df: &DataFrame, row: usize) -> Result<bool> {
 
 /// A Markdown (GitHub) table.
 pub fn markdown(df: &DataFrame) -> Result<String> {
-    let cols = df.get_columns();
+    let cols = df.columns();
     let mut out = String::new();
     out.push('|');
     for c in cols {
@@ -94,7 +94,7 @@ pub fn markdown(df: &DataFrame) -> Result<String> {
 /// An HTML `<table>` fragment; rows whose `kind` is `published`, and columns whose name ends in
 /// ` (published)`, carry the class `published`.
 pub fn html(df: &DataFrame, id: &str) -> Result<String> {
-    let cols = df.get_columns();
+    let cols = df.columns();
     let published_col: Vec<bool> = cols.iter().map(|c| c.name().as_str().ends_with(PUBLISHED_SUFFIX)).collect();
     let mut out = format!("<table class=\"awmt-table\" id=\"{}\">\n<thead><tr>", escape_html(id));
     for (c, &pc) in cols.iter().zip(&published_col) {

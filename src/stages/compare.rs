@@ -35,7 +35,7 @@
 //! - `compare.json`: the layout, data sources, methods, runs and the list of tables.
 
 use anyhow::{bail, Context as _, Result};
-use polars::prelude::*;
+use polars::prelude::{Column, DataFrame};
 use serde::{Deserialize, Serialize};
 
 use super::{canonical_params, InputSlot, ParamError, StageContext, StageKind};
@@ -204,10 +204,10 @@ fn load_runs(ctx: &StageContext, layout: Layout) -> Result<Vec<Run>> {
         if !ok {
             let hint = if layout == Layout::Celeba { "table: pedestrian" } else { "table: celeba" };
             bail!(
-                "stage `{}`: run `{stage}` evaluated a `{}` dataset, which the {:?} layout does not show; compare it in a stage with `{hint}`",
+                "stage `{}`: run `{stage}` evaluated a `{}` dataset, which the `table: {}` layout does not show; compare it in a stage with `{hint}`",
                 ctx.stage,
                 metrics.format,
-                layout
+                if layout == Layout::Celeba { "celeba" } else { "pedestrian" }
             );
         }
         runs.push(Run { stage, metrics, dir: item.path.clone() });

@@ -31,7 +31,7 @@ use std::fs::File;
 use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
-use polars::prelude::*;
+use polars::prelude::{DataType, ParquetReader, SerReader};
 use serde::{Deserialize, Serialize};
 
 use super::{canonical_params, InputItem, InputSlot, ParamError, StageContext, StageKind};
@@ -87,20 +87,20 @@ fn read_split_table(data: &Path, split: &str) -> Result<(Vec<String>, MarkedSets
     let images: Vec<String> = images_col
         .str()
         .with_context(|| format!("{}: column `image` is not text", path.display()))?
-        .into_iter()
+        .iter()
         .enumerate()
         .map(|(row, v)| {
             v.map(str::to_string).with_context(|| format!("{}: row {}: empty `image`", path.display(), row + 1))
         })
         .collect::<Result<_>>()?;
     let mut marked = MarkedSets::new();
-    for col in df.get_columns() {
+    for col in df.columns() {
         let Some(task) = col.name().as_str().strip_suffix(MARKED_SUFFIX) else { continue };
         let text = col
             .cast(&DataType::String)
             .with_context(|| format!("{}: column `{}` is not text", path.display(), col.name()))?;
         let cells: HashMap<String, Option<String>> =
-            images.iter().cloned().zip(text.str()?.into_iter().map(|v| v.map(str::to_string))).collect();
+            images.iter().cloned().zip(text.str()?.iter().map(|v| v.map(str::to_string))).collect();
         marked.insert(task.to_string(), cells);
     }
     Ok((images, marked))

@@ -29,7 +29,7 @@ use std::fs::File;
 use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
-use polars::prelude::*;
+use polars::prelude::{DataFrame, DataType, ParquetReader, SerReader};
 use serde::{Deserialize, Serialize};
 
 use super::compare::CompareSummary;
@@ -127,14 +127,14 @@ fn strings(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Option<String>
     let col = df.column(name).with_context(|| format!("{}: no column `{name}`", path.display()))?;
     let col =
         col.cast(&DataType::String).with_context(|| format!("{}: column `{name}` is not text", path.display()))?;
-    Ok(col.str()?.into_iter().map(|v| v.map(str::to_string)).collect())
+    Ok(col.str()?.iter().map(|v| v.map(str::to_string)).collect())
 }
 
 fn floats(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Option<f64>>> {
     let col = df.column(name).with_context(|| format!("{}: no column `{name}`", path.display()))?;
     let col =
         col.cast(&DataType::Float64).with_context(|| format!("{}: column `{name}` is not numeric", path.display()))?;
-    Ok(col.f64()?.into_iter().collect())
+    Ok(col.f64()?.iter().collect())
 }
 
 /// Error figures from one compare output.
