@@ -525,8 +525,8 @@ fn evaluate_compare_plot_report_end_to_end() {
     let t2 = read_csv(&b.table2.join("table2.csv"));
     // Groups come in input order (duke runs first, awmt before basic): one row per method.
     assert_eq!(str_col(&t2, "method")[5..], ["awmt", "basic"]);
-    let mk = f64_col(&t2, "market1501_mean_accuracy_pct");
-    let dk = f64_col(&t2, "duke_mean_accuracy_pct");
+    let mk = f64_col(&t2, "market1501_pct");
+    let dk = f64_col(&t2, "duke_pct");
     assert!((mk[5].unwrap() - 100.0 * mean_accuracy_from_predictions(market)).abs() < 1e-3);
     assert!(dk[5].is_some() && dk[6].is_some() && mk[4] == Some(88.49));
     assert!(b.table2.join("per_attribute_market.csv").exists() && b.table2.join("mcnemar_duke.csv").exists());

@@ -19,6 +19,16 @@ const TEXT_SIZE: f64 = 15.0;
 const LEGEND_ROW: i32 = 24;
 const X_AXIS_AREA: i32 = 56;
 
+/// Axis tick text: whole numbers without decimals, others with up to three.
+fn tick(x: &f64) -> String {
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{x:.0}")
+    } else {
+        let t = format!("{x:.3}");
+        t.trim_end_matches('0').to_string()
+    }
+}
+
 /// Something that can be drawn on any plotters backend.
 pub trait Figure {
     /// Width and height in pixels.
@@ -248,22 +258,25 @@ impl Figure for GroupedBars {
             .y_label_area_size(label_w)
             .build_cartesian_2d(0f64..x_max, 0f64..n)
             .map_err(de)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(0)
-            .y_label_formatter(&|_: &f64| String::new())
-            .x_desc(self.x_label.as_str())
-            .label_style(font(TEXT_SIZE))
-            .axis_desc_style(font(TEXT_SIZE + 1.0))
-            .draw()
-            .map_err(de)?;
         // Light stripes behind every other group make long charts easy to follow.
         chart
             .draw_series((0..self.categories.len()).filter(|i| i % 2 == 1).map(|i| {
                 let top = n - i as f64;
                 Rectangle::new([(0.0, top - 1.0), (x_max, top)], RGBColor(244, 244, 244).filled())
             }))
+            .map_err(de)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(0)
+            .y_label_formatter(&|_: &f64| String::new())
+            .x_desc(self.x_label.as_str())
+            .x_label_formatter(&tick)
+            .label_style(font(TEXT_SIZE))
+            .light_line_style(RGBColor(238, 238, 238))
+            .max_light_lines(2)
+            .axis_desc_style(font(TEXT_SIZE + 1.0))
+            .draw()
             .map_err(de)?;
         let m = self.series.len().max(1) as f64;
         let slot = 0.84 / m;
@@ -351,7 +364,10 @@ impl Figure for LineChart {
             .configure_mesh()
             .x_desc(self.x_label.as_str())
             .y_desc(self.y_label.as_str())
+            .x_label_formatter(&tick)
             .label_style(font(TEXT_SIZE))
+            .light_line_style(RGBColor(238, 238, 238))
+            .max_light_lines(2)
             .axis_desc_style(font(TEXT_SIZE + 1.0))
             .draw()
             .map_err(de)?;
@@ -393,7 +409,7 @@ impl StackedShares {
         if self.bars.iter().any(|b| !b.binary) {
             l.push(LegendEntry {
                 label: "classes of a multi-class attribute (named in the bar)".into(),
-                color: palette(1),
+                color: published_palette(0),
                 swatch: Swatch::Box,
             });
         }
@@ -426,7 +442,10 @@ impl Figure for StackedShares {
             .y_labels(0)
             .y_label_formatter(&|_: &f64| String::new())
             .x_desc("share of labelled images (%)")
+            .x_label_formatter(&tick)
             .label_style(font(TEXT_SIZE))
+            .light_line_style(RGBColor(238, 238, 238))
+            .max_light_lines(2)
             .axis_desc_style(font(TEXT_SIZE + 1.0))
             .draw()
             .map_err(de)?;
@@ -443,7 +462,7 @@ impl Figure for StackedShares {
                         NEGATIVE
                     }
                 } else {
-                    palette(k)
+                    published_palette(k)
                 };
                 chart
                     .draw_series(std::iter::once(Rectangle::new([(x, y0), (x + w, y1)], color.filled())))
