@@ -307,7 +307,10 @@ fn build() -> Built {
         "eval[awmt]".into(),
         evaluate_stage(root, "eval[awmt]", vec![item(&awmt, "awmt")], &faces, serde_json::Value::Null),
     );
-    evals.insert("eval[separate]".into(), evaluate_stage(root, "eval[separate]", separate, &faces, serde_json::Value::Null));
+    evals.insert(
+        "eval[separate]".into(),
+        evaluate_stage(root, "eval[separate]", separate, &faces, serde_json::Value::Null),
+    );
 
     // Market and Duke: basic and awmt.
     let ped = ["gender", "hat", "C.up"];
@@ -322,7 +325,10 @@ fn build() -> Built {
                 if method == "basic" { "equal" } else { "validation_loss_trend" },
             );
             let stage = format!("eval_{name}[{method}]");
-            evals.insert(stage.clone(), evaluate_stage(root, &stage, vec![item(&m, method)], data, serde_json::Value::Null));
+            evals.insert(
+                stage.clone(),
+                evaluate_stage(root, &stage, vec![item(&m, method)], data, serde_json::Value::Null),
+            );
         }
     }
     let celeba_runs: Vec<InputItem> = ["eval[basic]", "eval[basic_seed2]", "eval[awmt]", "eval[separate]"]
@@ -627,7 +633,8 @@ fn clear_errors_for_wrong_inputs() {
     assert!(format!("{err:#}").contains("predicted twice"), "{err:#}");
     // A pedestrian run in a CelebA table.
     let pm = model(root, "ped", &["gender"], 800, 3, "equal");
-    let run_dir = evaluate_stage(root, "eval_market[basic]", vec![item(&pm, "basic")], &market, serde_json::Value::Null);
+    let run_dir =
+        evaluate_stage(root, "eval_market[basic]", vec![item(&pm, "basic")], &market, serde_json::Value::Null);
     let ctx = context(
         root,
         "t1",

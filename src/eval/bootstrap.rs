@@ -150,6 +150,9 @@ pub fn paired_mean_accuracy_difference(
             diffs.push(d);
         }
     }
+    if diffs.is_empty() {
+        bail!("bootstrap: no resample contained a scored image");
+    }
     diffs.sort_by(f64::total_cmp);
     let tail = (1.0 - level) / 2.0;
     Ok(BootstrapCi {
