@@ -57,9 +57,13 @@ fn run(ctx: &StageContext) -> PathBuf {
 
 /// A prepared-data directory: tasks.json, train/test tables, `<task>__marked` columns for colours.
 fn prepared(root: &Path, name: &str, format: &str, tasks: Vec<Task>) -> PathBuf {
+    prepared_from(root, name, format, "synthetic", tasks)
+}
+
+fn prepared_from(root: &Path, name: &str, format: &str, source: &str, tasks: Vec<Task>) -> PathBuf {
     let dir = root.join("upstream").join(name);
     std::fs::create_dir_all(&dir).unwrap();
-    let set = TaskSet { format: format.into(), source: "synthetic".into(), root: "release".into(), tasks };
+    let set = TaskSet { format: format.into(), source: source.into(), root: "release".into(), tasks };
     set.save(&dir).unwrap();
     for (split, n, salt) in [("train", 300usize, 11u64), ("test", IMAGES, 12)] {
         let mut table = LabelTable::default();
@@ -684,4 +688,30 @@ fn report_opens_in_headless_chromium() {
     let log = std::fs::read_to_string(out.join("dom.log")).unwrap_or_default();
     assert!(!log.contains("Uncaught") && !log.contains("Refused to"), "console: {log}");
     assert_png_not_blank(&out.join("screenshot.png"));
+}
+
+#[test]
+fn real_data_runs_are_labelled_real_and_meet_the_published_methods() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let faces = prepared_from(root, "faces", "celeba", "real", CELEBA_TASKS.iter().map(|t| Task::binary(t)).collect());
+    let m = model(root, "awmt", &CELEBA_TASKS, 900, 1, "validation_loss_trend");
+    let run_dir = evaluate_stage(root, "eval[awmt]", vec![item(&m, "awmt")], &faces, serde_json::Value::Null);
+    let with = serde_json::json!({"published": ["Moon", "AWMT (paper)", "MCNN-AUX"], "resamples": 50});
+    let table = run(&context(root, "table1", "compare", with, vec![("runs", vec![item(&run_dir, "eval[awmt]")])]));
+    let t1 = read_csv(&table.join("table1.csv"));
+    assert_eq!(str_col(&t1, "method"), ["Moon", "AWMT (paper)", "awmt"], "the `published` list filters Table 1");
+    assert_eq!(str_col(&t1, "kind"), ["published", "published", "measured (real data)"]);
+    // On real data the published per-attribute numbers take part in the win counts.
+    let wins = read_csv(&table.join("wins_celeba.csv"));
+    assert_eq!(str_col(&wins, "method"), ["awmt", "Moon (published)", "MCNN-AUX (published)"]);
+    let report = run(&context(
+        root,
+        "report",
+        "report",
+        serde_json::Value::Null,
+        vec![("compare", vec![item(&table, "table1")])],
+    ));
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(!html.contains("synthetic-banner") && html.contains("Measured on real data (real)"));
 }
