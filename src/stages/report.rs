@@ -77,6 +77,39 @@ fn flatten(value: &serde_json::Value) -> Vec<(String, String)> {
     rows
 }
 
+/// `basic: equal, seed 1, 120 iterations; …` from the training settings a run recorded.
+fn training_text(entries: &[serde_json::Value]) -> String {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    entries
+        .iter()
+        .map(|e| {
+            let mut parts = Vec::new();
+            if let Some(w) = e.get("weighting") {
+                parts.push(match w.get("method") {
+                    Some(m) if w.as_object().is_some_and(|o| o.len() == 1) => text(m),
+                    _ => text(w),
+                });
+            }
+            if let Some(seed) = e.get("seed") {
+                parts.push(format!("seed {}", text(seed)));
+            }
+            if let Some(it) = e.get("iterations") {
+                parts.push(format!("{} iterations", text(it)));
+            }
+            let stage = e.get("stage").map(text).unwrap_or_default();
+            if parts.is_empty() {
+                stage
+            } else {
+                format!("{stage}: {}", parts.join(", "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The data source a dataset directory declares, if any.
 fn dataset_source(dir: &Path) -> Result<Option<String>> {
     for file in ["synth.json", "tasks.json"] {
@@ -176,6 +209,8 @@ impl StageKind for Report {
                     Some(v) => v.to_string(),
                     None => String::new(),
                 };
+                let training =
+                    r.get("training").and_then(|t| t.as_array()).map(|t| training_text(t)).unwrap_or_default();
                 runs.push(vec![
                     s("stage"),
                     s("method"),
@@ -183,7 +218,7 @@ impl StageKind for Report {
                     s("source"),
                     s("split"),
                     s("model_stages"),
-                    s("training"),
+                    training,
                 ]);
             }
         }
@@ -294,6 +329,15 @@ mod tests {
         assert_eq!(c, serde_json::json!({"title": null, "embed": true}));
         assert!(Report.check_params(&serde_json::json!({"title": ""})).is_err());
         assert!(Report.check_params(&serde_json::json!({"embedd": true})).is_err());
+    }
+
+    #[test]
+    fn training_settings_read_compactly() {
+        let t = training_text(&[
+            serde_json::json!({"stage": "awmt", "weighting": {"method": "validation_loss_trend", "k": 50}, "seed": 3}),
+            serde_json::json!({"stage": "basic", "weighting": {"method": "equal"}, "iterations": 10, "tasks": ["a"]}),
+        ]);
+        assert_eq!(t, "awmt: {\"k\":50,\"method\":\"validation_loss_trend\"}, seed 3; basic: equal, 10 iterations");
     }
 
     #[test]
