@@ -508,6 +508,122 @@ impl Figure for StackedShares {
     }
 }
 
+/// Rows of values over a shared x range, coloured by value: many tasks' λ at a glance, where one
+/// line per task would be a tangle. `values[row][bin]` (`None` = no data in that bin).
+#[derive(Debug, Clone)]
+pub struct Heatmap {
+    pub title: String,
+    pub subtitle: Option<String>,
+    pub x_label: String,
+    /// What the colour means (shown beside the colour bar).
+    pub value_label: String,
+    pub rows: Vec<String>,
+    pub x_range: (f64, f64),
+    pub values: Vec<Vec<Option<f64>>>,
+}
+
+/// A perceptually ordered dark-blue → teal → yellow ramp (viridis-like anchor colours).
+pub fn ramp(t: f64) -> RGBColor {
+    const STOPS: [(u8, u8, u8); 5] = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)];
+    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 } * (STOPS.len() - 1) as f64;
+    let k = (t.floor() as usize).min(STOPS.len() - 2);
+    let f = t - k as f64;
+    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
+    let (a, b) = (STOPS[k], STOPS[k + 1]);
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+impl Heatmap {
+    fn bounds(&self) -> (f64, f64) {
+        let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+        for v in self.values.iter().flatten().flatten() {
+            lo = lo.min(*v);
+            hi = hi.max(*v);
+        }
+        if lo > hi {
+            (0.0, 1.0)
+        } else if hi - lo < 1e-12 {
+            (lo - 0.5, hi + 0.5)
+        } else {
+            (lo, hi)
+        }
+    }
+}
+
+impl Figure for Heatmap {
+    fn size(&self) -> (u32, u32) {
+        let chart = self.rows.len() as i32 * 18 + X_AXIS_AREA + 20;
+        (WIDTH, (header_height(self.subtitle.is_some(), &[]) + chart.max(200) + MARGIN) as u32)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        let area = draw_header(root, &self.title, self.subtitle.as_deref(), &[])?;
+        let (w, _) = area.dim_in_pixel();
+        let (chart_area, bar_area) = area.split_horizontally(w as i32 - 110);
+        let n = self.rows.len().max(1) as f64;
+        let (x0, mut x1) = self.x_range;
+        if x1 - x0 < 1e-12 {
+            x1 = x0 + 1.0;
+        }
+        let (lo, hi) = self.bounds();
+        let label_w = self.rows.iter().map(|c| text_width(c, TEXT_SIZE)).max().unwrap_or(40) + 18;
+        let mut chart = ChartBuilder::on(&chart_area)
+            .margin_left(MARGIN)
+            .margin_right(10)
+            .margin_top(6)
+            .margin_bottom(MARGIN)
+            .x_label_area_size(X_AXIS_AREA)
+            .y_label_area_size(label_w)
+            .build_cartesian_2d(x0..x1, 0f64..n)
+            .map_err(de)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .y_labels(0)
+            .y_label_formatter(&|_: &f64| String::new())
+            .x_desc(self.x_label.as_str())
+            .x_label_formatter(&tick)
+            .label_style(font(TEXT_SIZE))
+            .axis_desc_style(font(TEXT_SIZE + 1.0))
+            .draw()
+            .map_err(de)?;
+        for (i, row) in self.values.iter().enumerate() {
+            let bins = row.len().max(1) as f64;
+            let step = (x1 - x0) / bins;
+            let top = n - i as f64;
+            chart
+                .draw_series(row.iter().enumerate().filter_map(|(b, v)| v.map(|v| (b, v))).map(|(b, v)| {
+                    let left = x0 + b as f64 * step;
+                    Rectangle::new([(left, top - 1.0), (left + step, top)], ramp((v - lo) / (hi - lo)).filled())
+                }))
+                .map_err(de)?;
+        }
+        let style = font(TEXT_SIZE).color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
+        for (i, name) in self.rows.iter().enumerate() {
+            let (px, py) = chart.backend_coord(&(x0, n - i as f64 - 0.5));
+            root.draw_text(name, &style, (px - 8, py)).map_err(de)?;
+        }
+        // Colour bar with its scale.
+        let (_, bh) = bar_area.dim_in_pixel();
+        let (top, bottom) = (16, bh as i32 - X_AXIS_AREA - MARGIN);
+        let steps = (bottom - top).max(1);
+        for k in 0..steps {
+            let t = 1.0 - k as f64 / steps as f64;
+            bar_area.draw(&Rectangle::new([(10, top + k), (34, top + k + 1)], ramp(t).filled())).map_err(de)?;
+        }
+        bar_area.draw(&Rectangle::new([(10, top), (34, bottom)], BLACK.mix(0.5).stroke_width(1))).map_err(de)?;
+        let small = font(TEXT_SIZE - 2.0).color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
+        for k in 0..=4 {
+            let f = k as f64 / 4.0;
+            let y = bottom - ((bottom - top) as f64 * f) as i32;
+            bar_area.draw_text(&format!("{:.2}", lo + (hi - lo) * f), &small, (40, y)).map_err(de)?;
+        }
+        let head = font(TEXT_SIZE - 1.0).color(&BLACK).pos(Pos::new(HPos::Left, VPos::Bottom));
+        bar_area.draw_text(&self.value_label, &head, (8, top - 3)).map_err(de)?;
+        Ok(())
+    }
+}
+
 /// Draws `figure` into `<dir>/<stem>.png` and `<dir>/<stem>.svg`.
 pub fn save<F: Figure>(figure: &F, dir: &Path, stem: &str) -> Result<()> {
     ensure_registered()?;
@@ -557,6 +673,36 @@ mod tests {
         let pts = [(1.0, 4.0), (2.0, 2.0), (3.0, 6.0), (4.0, 0.0)];
         assert_eq!(moving_average(&pts, 2), vec![(1.0, 4.0), (2.0, 3.0), (3.0, 4.0), (4.0, 3.0)]);
         assert_eq!(moving_average(&pts, 1), pts.to_vec());
+    }
+
+    #[test]
+    fn heat_map_renders_every_row() {
+        let rows: Vec<String> = (0..12).map(|i| format!("task_{i}")).collect();
+        let values = (0..12).map(|i| (0..30).map(|b| (b != 3).then_some((i * b) as f64)).collect()).collect();
+        let map = Heatmap {
+            title: "λ".into(),
+            subtitle: None,
+            x_label: "iteration".into(),
+            value_label: "λ".into(),
+            rows,
+            x_range: (1.0, 300.0),
+            values,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        save(&map, dir.path(), "heat").unwrap();
+        let img = image::open(dir.path().join("heat.png")).unwrap().to_rgb8();
+        // The top and bottom ends of the ramp both appear (value range 0..319).
+        let has = |c: RGBColor| img.pixels().any(|p| p.0 == [c.0, c.1, c.2]);
+        assert!(has(ramp(0.0)) && has(ramp(1.0)));
+        assert!(std::fs::read_to_string(dir.path().join("heat.svg")).unwrap().contains("task_11"));
+    }
+
+    #[test]
+    fn ramp_ends_and_clamps() {
+        assert_eq!(ramp(0.0), RGBColor(68, 1, 84));
+        assert_eq!(ramp(1.0), RGBColor(253, 231, 37));
+        assert_eq!(ramp(-3.0), ramp(0.0));
+        assert_eq!(ramp(f64::NAN), ramp(0.0));
     }
 
     #[test]

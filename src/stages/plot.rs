@@ -11,7 +11,8 @@
 //!   one bar per method, published methods included where per-attribute numbers exist (Figs. 4, 6,
 //!   7), one figure per dataset format.
 //! - `train` (one or more `train` outputs): validation loss vs iteration, one line per run (Fig. 5),
-//!   and the task weights λ of every task over iterations, one figure per run. Runs are grouped by
+//!   and the task weights λ of every task over iterations, one figure per run (lines up to ten
+//!   tasks, a heat map with one row per task beyond). Runs are grouped by
 //!   their task set; single-task runs (separate models) are left out.
 //! - `data` (one or more `split` or `prepare` outputs): label balance per attribute.
 //!
@@ -39,6 +40,11 @@ use crate::report::figures::{self, BarSeries, Curve, GroupedBars, LineChart, Sha
 use crate::report::tables::PUBLISHED;
 
 pub struct Plot;
+
+/// λ figures draw one line per task up to this many tasks, a heat map beyond.
+const LINES_UP_TO: usize = 10;
+/// Iteration bins of a λ heat map.
+const HEATMAP_BINS: usize = 120;
 
 /// `auto` or a window length.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -315,31 +321,71 @@ fn train_figures(items: &[InputItem], p: &Params, used: &mut Vec<String>, out: &
         });
     }
     for log in &logs {
-        let mut curves = Vec::new();
-        let mut window = 1;
-        for (ti, task) in log.tasks.iter().enumerate() {
-            let raw: Vec<(f64, f64)> = log
-                .rows
-                .iter()
-                .filter_map(|(it, cells)| cells.iter().find(|c| c.0 == ti).and_then(|c| c.2).map(|l| (*it as f64, l)))
-                .filter(|(_, l)| l.is_finite())
-                .collect();
-            window = p.smoothing.window(raw.len());
-            curves.push(Curve { label: task.clone(), points: figures::moving_average(&raw, window) });
-        }
-        let chart = LineChart {
-            title: format!("Task weights λ over iterations — {}", log.label),
-            subtitle: Some(format!("One line per task, moving average over {window} iteration(s)")),
-            x_label: "iteration".into(),
-            y_label: "λ".into(),
-            curves,
-        };
+        let series: Vec<Vec<(f64, f64)>> = (0..log.tasks.len())
+            .map(|ti| {
+                log.rows
+                    .iter()
+                    .filter_map(|(it, cells)| {
+                        cells.iter().find(|c| c.0 == ti).and_then(|c| c.2).map(|l| (*it as f64, l))
+                    })
+                    .filter(|(_, l)| l.is_finite())
+                    .collect()
+            })
+            .collect();
         let stem = unique_stem(used, &format!("lambda_{}", sanitize(&log.label)));
-        figures::save(&chart, out, &stem)?;
+        let title = format!("Task weights λ over iterations — {}", log.label);
+        if log.tasks.len() > LINES_UP_TO {
+            // Too many tasks for one line each: a heat map, one row per task, λ averaged per bin.
+            let (x0, x1) = series.iter().flatten().fold((f64::MAX, f64::MIN), |(a, b), &(x, _)| (a.min(x), b.max(x)));
+            let (x0, x1) = if x0 > x1 { (0.0, 1.0) } else { (x0, x1) };
+            let bins = HEATMAP_BINS.min(series.iter().map(Vec::len).max().unwrap_or(1).max(1));
+            let values = series
+                .iter()
+                .map(|pts| {
+                    let mut sum = vec![(0.0, 0usize); bins];
+                    for &(x, l) in pts {
+                        let b = (((x - x0) / (x1 - x0).max(1e-12)) * bins as f64).floor() as usize;
+                        let e = &mut sum[b.min(bins - 1)];
+                        e.0 += l;
+                        e.1 += 1;
+                    }
+                    sum.into_iter().map(|(s, c)| (c > 0).then(|| s / c as f64)).collect()
+                })
+                .collect();
+            let map = figures::Heatmap {
+                title: title.clone(),
+                subtitle: Some(format!("One row per task, mean λ over {bins} equal iteration bins")),
+                x_label: "iteration".into(),
+                value_label: "λ".into(),
+                rows: log.tasks.clone(),
+                x_range: (x0, x1),
+                values,
+            };
+            figures::save(&map, out, &stem)?;
+        } else {
+            let mut window = 1;
+            let curves = log
+                .tasks
+                .iter()
+                .zip(&series)
+                .map(|(task, raw)| {
+                    window = p.smoothing.window(raw.len());
+                    Curve { label: task.clone(), points: figures::moving_average(raw, window) }
+                })
+                .collect();
+            let chart = LineChart {
+                title: title.clone(),
+                subtitle: Some(format!("One line per task, moving average over {window} iteration(s)")),
+                x_label: "iteration".into(),
+                y_label: "λ".into(),
+                curves,
+            };
+            figures::save(&chart, out, &stem)?;
+        }
         infos.push(FigureInfo {
             stem,
             kind: "lambda".into(),
-            title: chart.title.clone(),
+            title,
             caption: "How the weighting distributed the loss over the tasks during training.".into(),
         });
     }
