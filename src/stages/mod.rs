@@ -54,6 +54,10 @@ pub struct StageContext {
     pub threads: usize,
     /// GPUs granted (`resources.gpus`); 0 means CPU only.
     pub gpus: usize,
+    /// The stage's log file; a kind that starts processes sends their output here (an isolated
+    /// stage's own stdout and stderr already go here).
+    #[serde(default)]
+    pub log: PathBuf,
 }
 
 impl StageContext {
