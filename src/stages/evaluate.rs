@@ -153,7 +153,13 @@ impl StageKind for Evaluate {
         Ok(canonical)
     }
     fn run(&self, ctx: &StageContext) -> Result<()> {
-        run_with(ctx, &crate::train::predict::predict)
+        #[cfg(feature = "torch")]
+        return run_with(ctx, &crate::train::predict::predict);
+        #[cfg(not(feature = "torch"))]
+        return {
+            let _ = ctx;
+            super::needs_worker("evaluate")
+        };
     }
 }
 

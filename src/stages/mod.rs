@@ -165,6 +165,13 @@ pub trait StageKind: Send + Sync {
     fn run(&self, ctx: &StageContext) -> Result<()>;
 }
 
+/// The error of a kind's `run` in a build without libtorch (the `awmt` front end). Isolated kinds
+/// always run in `awmt-worker`, so reaching this is a bug, not a user error.
+#[cfg(not(feature = "torch"))]
+pub fn needs_worker(kind: &str) -> Result<()> {
+    bail!("kind `{kind}` needs libtorch and runs in `awmt-worker`; this binary was built without it")
+}
+
 /// Every built-in kind.
 pub fn registry() -> &'static [&'static dyn StageKind] {
     &[
