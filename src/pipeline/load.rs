@@ -387,6 +387,8 @@ fn foreach_items(
                 names.push(n.clone());
                 let mut binds = binds.clone();
                 binds.insert(var.clone(), v.clone());
+                // `${var.key}`: the value's name (the map key, or the list value as text).
+                binds.insert(format!("{var}.key"), Value::from(n.clone()));
                 next.push((names, binds));
             }
         }
