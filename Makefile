@@ -26,8 +26,11 @@ $(STAMP):
 	$(VENV)/bin/pip install --quiet --no-deps "torch==$(TORCH_VERSION)" $(CUDA_PIECES)
 	touch $@
 
+# Two binaries: awmt-worker links libtorch and runs training stages; the awmt front end is built
+# without the `torch` feature so that it starts in milliseconds (see Cargo.toml).
 build: $(STAMP)
-	$(CARGO_ENV) cargo build --release --locked
+	$(CARGO_ENV) cargo build --release --locked --bin awmt-worker
+	$(CARGO_ENV) cargo build --release --locked --no-default-features --bin awmt
 
 run: build
 	$(AWMT) run $(PIPELINE)

@@ -13,4 +13,9 @@ pub mod pipeline;
 pub mod report;
 pub mod stages;
 pub mod train;
+#[cfg(feature = "torch")]
+pub mod torch_env;
 pub mod util;
+
+/// The torch release whose libtorch this build links (pinned with tch 0.24.0; see docs/TOOLCHAIN.md).
+pub const TORCH_VERSION: &str = "2.11.0";

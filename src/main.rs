@@ -1,3 +1,397 @@
-fn main() {
-    println!("awmt");
+//! The `awmt` command line: parses arguments, calls the library, prints, and sets exit codes
+//! (0 everything fresh, 1 a stage failed or the cache is corrupt, 2 bad input, 130 interrupted).
+
+use std::collections::HashSet;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use awmt::cache::{lock, Cache};
+use awmt::exec::local::{Executor, LocalExecutor};
+use awmt::exec::slurm::SlurmExecutor;
+use awmt::exec::progress::Progress;
+use awmt::exec::scheduler::{self, RunOptions};
+use awmt::pipeline::dag::{self, DagFormat};
+use awmt::pipeline::{diag::suggest, Pipeline, PipelineError};
+
+#[derive(Parser)]
+#[command(name = "awmt", version, about = "Declarative, cached experiment pipelines for the AWMT paper (He et al., ACM MM 2017)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExecutorKind {
+    Local,
+    Slurm,
+}
+
+#[derive(clap::Args, Clone)]
+struct CacheArgs {
+    /// Cache directory [default: $AWMT_CACHE, else ./cache]
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+}
+
+impl CacheArgs {
+    fn dir(&self) -> PathBuf {
+        self.cache.clone().or_else(|| std::env::var_os("AWMT_CACHE").map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("cache"))
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Bring a pipeline's stages up to date, running only what changed
+    Run {
+        /// Pipeline file (YAML)
+        file: PathBuf,
+        /// Show what would run, run nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Rerun these stages even if cached (names, groups or wildcards)
+        #[arg(long, value_name = "STAGE", num_args = 1..)]
+        force: Vec<String>,
+        /// Only these stages and what they need
+        #[arg(long, value_name = "STAGE", num_args = 1..)]
+        stage: Vec<String>,
+        /// Stages at a time [default: number of CPUs]
+        #[arg(long, short = 'j')]
+        jobs: Option<usize>,
+        /// Keep running independent stages after a failure
+        #[arg(long)]
+        keep_going: bool,
+        /// Print a JSON summary on stdout
+        #[arg(long)]
+        json: bool,
+        /// Print only failures
+        #[arg(long, short = 'q')]
+        quiet: bool,
+        /// Fail instead of waiting when another run holds the cache
+        #[arg(long)]
+        no_wait: bool,
+        /// Where user-facing outputs go: <DIR>/<pipeline>/<stage>/
+        #[arg(long, value_name = "DIR", default_value = "reports")]
+        reports: PathBuf,
+        /// Where stages run
+        #[arg(long, value_enum, default_value = "local")]
+        executor: ExecutorKind,
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
+    /// Each stage: fresh, stale (and why), or never run
+    Status {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
+    /// Print the stage graph
+    Dag {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: DagFormat,
+        /// Only these stages and what they need
+        #[arg(long, value_name = "STAGE", num_args = 1..)]
+        stage: Vec<String>,
+    },
+    /// Remove cache entries that none of the given pipelines reaches
+    Gc {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
+    /// Re-hash every cached object and report corrupt entries
+    Verify {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
+    /// Show the libtorch, CUDA, threads, cache and Slurm this awmt sees
+    Doctor {
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
+    /// Run one stage (used by executors)
+    #[command(hide = true)]
+    ExecStage {
+        /// A context file written by the local executor
+        #[arg(long, conflicts_with_all = ["pipeline", "stage"])]
+        context: Option<PathBuf>,
+        /// With --stage and --cache: run that stage of this pipeline and publish it
+        #[arg(long, requires_all = ["stage", "cache"])]
+        pipeline: Option<PathBuf>,
+        #[arg(long)]
+        stage: Option<String>,
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+}
+
+/// A failure that maps to an exit code.
+enum Failure {
+    Usage(String),
+    Pipeline(PipelineError),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Other(e)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Pipeline(e)) => {
+            eprint!("{e}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Other(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn load(file: &Path) -> Result<Pipeline, Failure> {
+    Pipeline::load(file).map_err(Failure::Pipeline)
+}
+
+/// Stage indices for user-given names; unknown names are usage errors with a suggestion.
+fn select(p: &Pipeline, names: &[String]) -> Result<Vec<usize>, Failure> {
+    let mut out = Vec::new();
+    for n in names {
+        let m = p.matching(n);
+        if m.is_empty() {
+            let hint = suggest(n, p.stages.iter().map(|s| s.name.as_str()).chain(p.stages.iter().map(|s| s.group.as_str())))
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            return Err(Failure::Usage(format!("no stage `{n}` in {}{hint}", p.file.display())));
+        }
+        out.extend(m);
+    }
+    Ok(out)
+}
+
+fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
+    match cmd {
+        Command::Run { file, dry_run, force, stage, jobs, keep_going, json, quiet, no_wait, reports, executor, cache } => {
+            let pipeline = load(&file)?;
+            let n = pipeline.stages.len();
+            let selected = if stage.is_empty() { vec![true; n] } else { dag::with_ancestors(&pipeline.stages, &select(&pipeline, &stage)?) };
+            let mut force_mask = vec![false; n];
+            for i in select(&pipeline, &force)? {
+                force_mask[i] = true;
+            }
+            let cache_dir = cache.dir();
+            let uses_slurm = executor == ExecutorKind::Slurm || pipeline.stages.iter().any(|s| s.executor.as_deref() == Some("slurm"));
+            if uses_slurm && !cache_dir.is_absolute() {
+                return Err(Failure::Usage(format!(
+                    "the Slurm executor needs --cache (or $AWMT_CACHE) to be an absolute path on a filesystem every node shares; got `{}`",
+                    cache_dir.display()
+                )));
+            }
+            let cache = Cache::open(&cache_dir)?;
+            let _lock = lock::acquire(&cache.lock_path(), !no_wait, |who| {
+                eprintln!("waiting: the cache {} is in use by {who} …", cache_dir.display());
+            })?;
+            cache.remove_leftover_attempts()?;
+            let interrupted = Arc::new(AtomicBool::new(false));
+            {
+                let flag = interrupted.clone();
+                let _ = ctrlc::set_handler(move || {
+                    if flag.swap(true, Ordering::SeqCst) {
+                        // Second Ctrl-C: stop now; attempts are private, nothing partial is published.
+                        awmt::exec::local::terminate_children();
+                        std::process::exit(130);
+                    }
+                });
+            }
+            let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            let opts = RunOptions {
+                // Under Slurm the cluster schedules; without --jobs, submit whatever is ready.
+                jobs: jobs.unwrap_or(if executor == ExecutorKind::Slurm { usize::MAX } else { cpus }).max(1),
+                selected,
+                force: force_mask,
+                dry_run,
+                keep_going,
+                reports_dir: Some(reports),
+                cpus,
+                gpus: gpu_count(&pipeline),
+                mem: total_memory(),
+            };
+            let mut progress = Progress::new(quiet || json && !std::io::stderr().is_terminal());
+            let mut exec: Box<dyn Executor> = if uses_slurm {
+                Box::new(SlurmExecutor::new(&cache, &pipeline.file, executor == ExecutorKind::Slurm)?)
+            } else {
+                Box::new(LocalExecutor::default())
+            };
+            let summary = scheduler::run(&pipeline, &cache, exec.as_mut(), &opts, &mut progress, &interrupted)?;
+            let counts = format!(
+                "{} stages: {} ran, {} cached, {} failed{}{}",
+                summary.stages.len(),
+                summary.count("ran"),
+                summary.count("cached"),
+                summary.count("failed"),
+                if summary.count("skipped") > 0 { format!(", {} skipped", summary.count("skipped")) } else { String::new() },
+                if dry_run { format!(", {} would run", summary.count("would_run")) } else { String::new() },
+            );
+            if json {
+                println!("{}", serde_json::json!({ "stages": summary.stages }));
+            }
+            if !quiet {
+                eprintln!("{counts}");
+            }
+            if summary.interrupted {
+                return Ok(ExitCode::from(130));
+            }
+            Ok(if summary.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Status { file, json, cache } => {
+            let pipeline = load(&file)?;
+            let cache = Cache::open(&cache.dir())?;
+            let status = awmt::exec::status(&pipeline, &cache)?;
+            if json {
+                println!("{}", serde_json::json!({ "stages": status }));
+            } else {
+                let width = status.iter().map(|s| s.name.len()).max().unwrap_or(0);
+                for s in &status {
+                    let label = match s.state.as_str() {
+                        "never_run" => "never run",
+                        other => other,
+                    };
+                    let why = if s.why.is_empty() || s.state == "never_run" && s.why == ["never run"] { String::new() } else { format!("  ({})", s.why.join("; ")) };
+                    println!("{label:<9} {:<width$}{why}", s.name);
+                }
+            }
+            let all_fresh = status.iter().all(|s| s.state == "fresh");
+            Ok(if all_fresh { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Dag { file, format, stage } => {
+            let pipeline = load(&file)?;
+            let keep = if stage.is_empty() {
+                vec![true; pipeline.stages.len()]
+            } else {
+                dag::with_ancestors(&pipeline.stages, &select(&pipeline, &stage)?)
+            };
+            print!("{}", dag::render(&pipeline.stages, &pipeline.dag.order, &keep, format));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Gc { files, dry_run, cache } => {
+            let cache_dir = cache.dir();
+            let cache = Cache::open(&cache_dir)?;
+            let _lock = lock::acquire(&cache.lock_path(), true, |who| eprintln!("waiting: the cache is in use by {who} …"))?;
+            let mut live: HashSet<String> = HashSet::new();
+            for f in &files {
+                let p = load(f)?;
+                live.extend(awmt::exec::live_keys(&p, &cache)?);
+            }
+            let removed = cache.gc(&live, dry_run)?;
+            let bytes: u64 = removed.iter().map(|r| r.2).sum();
+            for (key, stage, size) in &removed {
+                println!("{} {} {} ({})", if dry_run { "would remove" } else { "removed" }, &key[..16.min(key.len())], stage, awmt::util::human_bytes(*size));
+            }
+            eprintln!(
+                "{} {} entries, {}; kept {}",
+                if dry_run { "would remove" } else { "removed" },
+                removed.len(),
+                awmt::util::human_bytes(bytes),
+                live.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify { json, cache } => {
+            let cache = Cache::open(&cache.dir())?;
+            let (total, bad) = cache.verify()?;
+            if json {
+                let items: Vec<_> = bad.iter().map(|c| serde_json::json!({"key": c.key, "stage": c.stage, "files": c.files})).collect();
+                println!("{}", serde_json::json!({"entries": total, "corrupt": items}));
+            } else {
+                for c in &bad {
+                    println!("corrupt {} (stage `{}`): {}", c.key, c.stage, c.files.join(", "));
+                }
+                eprintln!("{total} entries checked, {} corrupt{}", bad.len(), if bad.is_empty() { "" } else { "; `awmt run` recomputes them" });
+            }
+            Ok(if bad.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Doctor { cache } => {
+            doctor(&cache.dir());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ExecStage { context, pipeline, stage, cache } => {
+            match (context, pipeline, stage, cache) {
+                (Some(file), ..) => {
+                    let ctx = awmt::exec::worker::read_context(&file)?;
+                    awmt::exec::worker::run_stage(&ctx, &file)?
+                }
+                (None, Some(p), Some(s), Some(c)) => awmt::exec::worker::run_pipeline_stage(&p, &s, &c)?,
+                _ => return Err(Failure::Usage("exec-stage needs --context FILE, or --pipeline, --stage and --cache".into())),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn gpu_count(p: &Pipeline) -> usize {
+    if !p.stages.iter().any(|s| s.resources.gpus > 0) {
+        return 0;
+    }
+    awmt::exec::worker::worker_exe()
+        .ok()
+        .and_then(|w| std::process::Command::new(w).arg("gpus").output().ok())
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn total_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| t.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<u64>().ok()))
+        .map(|kib| kib * 1024)
+        .unwrap_or(u64::MAX)
+}
+
+fn doctor(cache_dir: &Path) {
+    println!("awmt            {}", env!("CARGO_PKG_VERSION"));
+    // libtorch facts come from the worker, the only binary that loads it.
+    match awmt::exec::worker::worker_exe() {
+        Ok(w) => match std::process::Command::new(&w).arg("doctor").output() {
+            Ok(o) if o.status.success() => print!("{}", String::from_utf8_lossy(&o.stdout)),
+            Ok(o) => println!("libtorch        {} failed: {}", w.display(), String::from_utf8_lossy(&o.stderr).trim()),
+            Err(e) => println!("libtorch        cannot start {}: {e}", w.display()),
+        },
+        Err(e) => println!("libtorch        {e:#}"),
+    }
+    println!("CPUs            {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let abs = std::fs::canonicalize(cache_dir).unwrap_or_else(|_| cache_dir.to_path_buf());
+    let size = if abs.exists() { cache_size(&abs) } else { 0 };
+    println!(
+        "cache           {} ({})",
+        abs.display(),
+        if abs.exists() { awmt::util::human_bytes(size) } else { "not created yet".into() }
+    );
+    let sbatch = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("sbatch")).find(|p| p.is_file()));
+    println!("sbatch          {}", sbatch.map(|p| format!("found at {}", p.display())).unwrap_or_else(|| "not on PATH".into()));
+}
+
+fn cache_size(dir: &Path) -> u64 {
+    walkdir::WalkDir::new(dir).into_iter().filter_map(|e| e.ok()).filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()
 }

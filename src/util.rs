@@ -1,1 +1,135 @@
 //! Small shared helpers with no knowledge of pipelines or stages.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+
+/// A YAML scalar as plain text (`600`, `true`, `abc`).
+pub fn yaml_scalar_text(v: &serde_yaml::Value) -> String {
+    match v {
+        serde_yaml::Value::String(s) => s.clone(),
+        serde_yaml::Value::Number(n) => n.to_string(),
+        serde_yaml::Value::Bool(b) => b.to_string(),
+        serde_yaml::Value::Null => "null".to_string(),
+        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+    }
+}
+
+/// JSON with object keys sorted at every level and no insignificant whitespace: the same value
+/// always gives the same bytes, whatever order its maps were built in.
+pub fn canonical_json(v: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+fn write_canonical(v: &serde_json::Value, out: &mut String) {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::to_string(k).unwrap_or_default());
+                out.push(':');
+                write_canonical(&m[*k], out);
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&serde_json::to_string(other).unwrap_or_default()),
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, with
+/// an fsync, so readers see the old content or the new, never a torn file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
+}
+
+/// Seconds as `1.2s`, `3m04s`, `1h02m`.
+pub fn human_duration(secs: f64) -> String {
+    if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else if secs < 3600.0 {
+        format!("{}m{:02}s", (secs / 60.0) as u64, (secs % 60.0) as u64)
+    } else {
+        format!("{}h{:02}m", (secs / 3600.0) as u64, ((secs % 3600.0) / 60.0) as u64)
+    }
+}
+
+/// Bytes as `12.3 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut x = n as f64;
+    let mut u = 0;
+    while x >= 1024.0 && u + 1 < UNITS.len() {
+        x /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{x:.1} {}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys() {
+        let a: serde_json::Value = serde_json::from_str(r#"{"b":1,"a":{"d":[1,2],"c":null}}"#).unwrap();
+        assert_eq!(canonical_json(&a), r#"{"a":{"c":null,"d":[1,2]},"b":1}"#);
+    }
+}
+
+/// Process groups of the child processes that stages started, so that an interrupted run can
+/// terminate them all (a stage's command and everything it spawned).
+pub mod children {
+    use std::sync::Mutex;
+
+    static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+    pub fn register(pgid: i32) {
+        GROUPS.lock().unwrap_or_else(|e| e.into_inner()).push(pgid);
+    }
+
+    pub fn unregister(pgid: i32) {
+        GROUPS.lock().unwrap_or_else(|e| e.into_inner()).retain(|&p| p != pgid);
+    }
+
+    /// Sends `signal` to every registered process group.
+    pub fn signal_all(signal: i32) -> usize {
+        let groups = GROUPS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for &g in &groups {
+            // SAFETY: kill(2) on a process group we started; a stale id only yields ESRCH.
+            unsafe { libc::kill(-g, signal) };
+        }
+        groups.len()
+    }
+
+    pub fn count() -> usize {
+        GROUPS.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}

@@ -1,3 +1,12 @@
 //! Datasets: CelebA and Market-1501/Duke loaders, procedural datasets, the image pipeline.
-pub mod tasks;
+pub mod celeba;
+pub mod decode_split;
+pub mod images;
+pub mod market;
+pub mod matfile;
 pub mod prepared;
+pub mod rng;
+pub mod splits;
+pub mod synth;
+pub mod tasks;
+pub mod text;

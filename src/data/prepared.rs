@@ -79,6 +79,7 @@ impl PreparedSplit {
     }
 
     /// Images `indices` as a normalised float tensor of shape N×3×H×W on the CPU.
+    #[cfg(feature = "torch")]
     pub fn batch(&self, indices: &[usize]) -> tch::Tensor {
         let n = self.info.image_bytes();
         let mut bytes = Vec::with_capacity(indices.len() * n);

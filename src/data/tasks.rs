@@ -134,7 +134,19 @@ impl LabelTable {
 
     /// Writes `<dir>/<split>.parquet` and `<dir>/<split>.csv`.
     pub fn write(&self, tasks: &TaskSet, dir: &Path, split: &str) -> Result<()> {
+        self.write_with_extra(tasks, dir, split, &[])
+    }
+
+    /// Like [`LabelTable::write`], with extra text columns appended after the task columns
+    /// (the `<task>__marked` columns of Market/Duke colour tasks).
+    pub fn write_with_extra(&self, tasks: &TaskSet, dir: &Path, split: &str, extra: &[(String, Vec<Option<String>>)]) -> Result<()> {
         let mut df = self.to_frame(tasks)?;
+        for (name, values) in extra {
+            if values.len() != self.len() {
+                bail!("extra column `{name}` has {} values for {} rows", values.len(), self.len());
+            }
+            df.with_column(Column::new(name.as_str().into(), values.clone()))?;
+        }
         let pq = dir.join(format!("{split}.parquet"));
         ParquetWriter::new(File::create(&pq).with_context(|| format!("creating {}", pq.display()))?)
             .finish(&mut df)

@@ -1,1 +1,168 @@
-//! exec layer (being written).
+//! Running pipelines: key resolution, the scheduler, executors (local processes; Slurm), and
+//! putting outputs where users look for them.
+
+pub mod local;
+pub mod materialize;
+pub mod progress;
+pub mod scheduler;
+pub mod slurm;
+pub mod worker;
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+
+use crate::cache::digest::StatIndex;
+use crate::cache::{Cache, Entry, KeyInput, KeyParts};
+use crate::pipeline::{Input, Pipeline};
+
+/// Computes stage keys from parameters and input digests.
+pub struct Resolver<'a> {
+    pub pipeline: &'a Pipeline,
+    pub cache: &'a Cache,
+    pub index: StatIndex,
+}
+
+/// The key of a stage, or the upstream stage whose output is not known yet.
+pub enum Resolved {
+    Key(KeyParts),
+    Blocked(usize),
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(pipeline: &'a Pipeline, cache: &'a Cache) -> Resolver<'a> {
+        Resolver { pipeline, cache, index: StatIndex::load(&cache.index_path()) }
+    }
+
+    /// Key parts of stage `i`, given the entries of finished upstream stages (`done[u]`).
+    pub fn resolve(&self, i: usize, done: &[Option<Entry>]) -> Result<Resolved> {
+        let stage = &self.pipeline.stages[i];
+        let mut inputs = Vec::new();
+        for (slot, items) in &stage.inputs {
+            for item in items {
+                match item {
+                    Input::Stage(u) => match &done[*u] {
+                        Some(e) => inputs.push(KeyInput {
+                            slot: slot.clone(),
+                            name: self.pipeline.stages[*u].name.clone(),
+                            digest: format!("stage:{}", e.manifest.digest),
+                        }),
+                        None => return Ok(Resolved::Blocked(*u)),
+                    },
+                    Input::Path { rel, abs } => {
+                        // A path that another stage writes is only final once that stage is done.
+                        if let Some(&u) = stage.upstream.iter().find(|&&u| done[u].is_none()) {
+                            return Ok(Resolved::Blocked(u));
+                        }
+                        let digest = self
+                            .index
+                            .digest(abs)
+                            .with_context(|| format!("stage `{}`: input `{rel}`", stage.name))?;
+                        inputs.push(KeyInput { slot: slot.clone(), name: rel.clone(), digest });
+                    }
+                }
+            }
+        }
+        Ok(Resolved::Key(KeyParts {
+            kind: stage.kind.name().to_string(),
+            kind_version: stage.kind.version(),
+            params: stage.params.clone(),
+            inputs,
+        }))
+    }
+
+    /// The usable entry for `key`: published and undamaged. A damaged one is evicted (and so
+    /// recomputed by the caller).
+    pub fn usable_entry(&self, key: &str) -> Result<Option<Entry>> {
+        let Some(entry) = self.cache.entry(key) else {
+            // A directory without a readable manifest is not an entry; clear it for the rerun.
+            if self.cache.entry_dir(key).exists() {
+                self.cache.evict(key)?;
+            }
+            return Ok(None);
+        };
+        let damaged = entry.damaged_files(false);
+        if damaged.is_empty() {
+            Ok(Some(entry))
+        } else {
+            eprintln!(
+                "warning: cache entry {} of stage `{}` is corrupt ({}); recomputing it",
+                &key[..12],
+                entry.manifest.stage,
+                damaged.join(", ")
+            );
+            self.cache.evict(key)?;
+            Ok(None)
+        }
+    }
+}
+
+/// One stage's state as `awmt status` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageStatus {
+    pub name: String,
+    pub kind: String,
+    /// `fresh`, `stale` or `never_run`.
+    pub state: String,
+    pub key: Option<String>,
+    pub why: Vec<String>,
+}
+
+/// Fresh / stale (and why) / never run, for every stage, without running anything.
+pub fn status(pipeline: &Pipeline, cache: &Cache) -> Result<Vec<StageStatus>> {
+    let resolver = Resolver::new(pipeline, cache);
+    let record = cache.load_record(&pipeline.name);
+    let mut done: Vec<Option<Entry>> = vec![None; pipeline.stages.len()];
+    let mut out: BTreeMap<usize, StageStatus> = BTreeMap::new();
+    for &i in &pipeline.dag.order {
+        let stage = &pipeline.stages[i];
+        let previous = record.stages.get(&stage.name);
+        let (state, key, why) = match resolver.resolve(i, &done) {
+            Err(e) => ("stale".to_string(), None, vec![format!("{e:#}")]),
+            Ok(Resolved::Blocked(u)) => {
+                let mut why = vec![format!("upstream stage `{}` must run first", pipeline.stages[u].name)];
+                if let Some(prev) = previous {
+                    // Own parameter changes are still worth naming.
+                    let own = KeyParts { inputs: prev.parts.inputs.clone(), ..own_parts(stage) };
+                    why.extend(own.changes_since(&prev.parts));
+                }
+                let state = if previous.is_some() { "stale" } else { "never_run" };
+                (state.to_string(), None, why)
+            }
+            Ok(Resolved::Key(parts)) => {
+                let key = parts.key();
+                match resolver.usable_entry_readonly(&key) {
+                    Some(entry) => {
+                        done[i] = Some(entry);
+                        ("fresh".to_string(), Some(key), Vec::new())
+                    }
+                    None => match previous {
+                        Some(prev) if prev.key != key => ("stale".to_string(), Some(key), parts.changes_since(&prev.parts)),
+                        Some(_) => ("stale".to_string(), Some(key), vec!["its cache entry is missing or corrupt".to_string()]),
+                        None => ("never_run".to_string(), Some(key), vec!["never run".to_string()]),
+                    },
+                }
+            }
+        };
+        out.insert(i, StageStatus { name: stage.name.clone(), kind: stage.kind.name().to_string(), state, key, why });
+    }
+    Ok(pipeline.dag.order.iter().filter_map(|i| out.remove(i)).collect())
+}
+
+fn own_parts(stage: &crate::pipeline::Stage) -> KeyParts {
+    KeyParts { kind: stage.kind.name().to_string(), kind_version: stage.kind.version(), params: stage.params.clone(), inputs: Vec::new() }
+}
+
+impl<'a> Resolver<'a> {
+    /// Like [`Resolver::usable_entry`] but never modifies the cache (for `status` and dry runs).
+    pub fn usable_entry_readonly(&self, key: &str) -> Option<Entry> {
+        let entry = self.cache.entry(key)?;
+        entry.damaged_files(false).is_empty().then_some(entry)
+    }
+}
+
+/// Keys of every stage whose inputs are all available now (for `gc`).
+pub fn live_keys(pipeline: &Pipeline, cache: &Cache) -> Result<Vec<String>> {
+    Ok(status(pipeline, cache)?.into_iter().filter_map(|s| s.key).collect())
+}

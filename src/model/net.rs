@@ -1,15 +1,22 @@
 //! A whole network (trunk + heads) built from a serialisable description, so that `model.json`
 //! plus `model.safetensors` rebuild exactly what was trained.
 
+#[cfg(feature = "torch")]
 use std::path::Path;
 
+#[cfg(feature = "torch")]
 use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "torch")]
 use tch::{Device, Kind, Tensor};
 
+#[cfg(feature = "torch")]
 use super::heads::Head;
+#[cfg(feature = "torch")]
 use super::layers::{Mode, ParamStore};
+#[cfg(feature = "torch")]
 use super::resnet::ResNet;
+#[cfg(feature = "torch")]
 use super::small_cnn::SmallCnn;
 
 /// The trunk architecture (`model:` of a train stage).
@@ -45,11 +52,13 @@ pub struct NetConfig {
     pub outputs: i64,
 }
 
+#[cfg(feature = "torch")]
 enum TrunkNet {
     Small(SmallCnn),
     Res(ResNet),
 }
 
+#[cfg(feature = "torch")]
 pub struct Net {
     pub store: ParamStore,
     pub config: NetConfig,
@@ -60,6 +69,7 @@ pub struct Net {
 }
 
 /// Reinterprets a 4-D NCHW tensor with channels-last strides (same values, NHWC memory order).
+#[cfg(feature = "torch")]
 pub fn to_channels_last(t: &Tensor) -> Tensor {
     if t.dim() == 4 {
         t.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
@@ -68,6 +78,7 @@ pub fn to_channels_last(t: &Tensor) -> Tensor {
     }
 }
 
+#[cfg(feature = "torch")]
 impl Net {
     /// Builds a freshly initialised network; the initial values depend on `seed` alone.
     pub fn new(config: &NetConfig, device: Device, seed: u64) -> Net {

@@ -54,6 +54,10 @@ pub struct StageContext {
     pub threads: usize,
     /// GPUs granted (`resources.gpus`); 0 means CPU only.
     pub gpus: usize,
+    /// The stage's log file; a kind that starts processes sends their output here (an isolated
+    /// stage's own stdout and stderr already go here).
+    #[serde(default)]
+    pub log: PathBuf,
 }
 
 impl StageContext {
@@ -159,6 +163,13 @@ pub trait StageKind: Send + Sync {
     }
     /// Does the work: reads `ctx.inputs`, writes under `ctx.out_dir`.
     fn run(&self, ctx: &StageContext) -> Result<()>;
+}
+
+/// The error of a kind's `run` in a build without libtorch (the `awmt` front end). Isolated kinds
+/// always run in `awmt-worker`, so reaching this is a bug, not a user error.
+#[cfg(not(feature = "torch"))]
+pub fn needs_worker(kind: &str) -> Result<()> {
+    bail!("kind `{kind}` needs libtorch and runs in `awmt-worker`; this binary was built without it")
 }
 
 /// Every built-in kind.

@@ -1,8 +1,53 @@
-//! `kind: prepare` — not implemented yet.
+//! `kind: prepare` — decodes each split once into a memory-mapped uint8 array for training.
+//!
+//! Inputs: `split` (a split stage) and `root` (the same dataset input the split read: a synth
+//! stage or a dataset folder; `tasks.json`'s `root` field says where the release is inside it).
+//! Parameters (`with:`):
+//! - `size`: `[H, W]` (default `[64, 64]`): every image is decoded (zune-jpeg) and resized
+//!   (antialiased bilinear, no crop: the 178×218 CelebA crop is squashed as in the paper).
+//! - `splits` (default `[train, val, test]`).
+//! - `mean`, `std` (default ImageNet's): the normalisation recorded for training to apply.
+//!
+//! Outputs: `<split>.u8` (N×H×W×3 uint8, row-major, rows in the order of `<split>.parquet`),
+//! `prepared.json` (`PreparedInfo`), and copies of `tasks.json`, the split tables and
+//! `split.json`, so training and evaluation need only this stage.
 
-use super::{InputSlot, ParamError, StageContext, StageKind};
+use anyhow::{bail, Context as _, Result};
+use serde::{Deserialize, Serialize};
+
+use super::{canonical_params, InputSlot, ParamError, Resources, StageContext, StageKind};
+use crate::data::decode_split::decode_split;
+use crate::data::images::{IMAGENET_MEAN, IMAGENET_STD};
+use crate::data::prepared::PreparedInfo;
+use crate::data::tasks::{LabelTable, TaskSet};
 
 pub struct Prepare;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    #[serde(default = "default_size")]
+    pub size: [usize; 2],
+    #[serde(default = "default_splits")]
+    pub splits: Vec<String>,
+    #[serde(default = "default_mean")]
+    pub mean: [f32; 3],
+    #[serde(default = "default_std")]
+    pub std: [f32; 3],
+}
+
+fn default_size() -> [usize; 2] {
+    [64, 64]
+}
+fn default_splits() -> Vec<String> {
+    vec!["train".into(), "val".into(), "test".into()]
+}
+fn default_mean() -> [f32; 3] {
+    IMAGENET_MEAN
+}
+fn default_std() -> [f32; 3] {
+    IMAGENET_STD
+}
 
 impl StageKind for Prepare {
     fn name(&self) -> &'static str {
@@ -12,12 +57,66 @@ impl StageKind for Prepare {
         1
     }
     fn input_slots(&self) -> &'static [InputSlot] {
-        &[]
+        &[InputSlot { name: "split", required: true, many: false }, InputSlot { name: "root", required: true, many: false }]
     }
-    fn check_params(&self, _with: &serde_json::Value) -> Result<serde_json::Value, ParamError> {
-        Err(ParamError::new(&[], "kind `prepare` is not implemented yet"))
+    fn check_params(&self, with: &serde_json::Value) -> Result<serde_json::Value, ParamError> {
+        let v = canonical_params::<Params>(with)?;
+        let p: Params = serde_json::from_value(v.clone()).map_err(|e| ParamError::new(&[], e.to_string()))?;
+        let [h, w] = p.size;
+        if !(8..=1024).contains(&h) || !(8..=1024).contains(&w) {
+            return Err(ParamError::new(&["size"], format!("[{h}, {w}] is outside 8..=1024")));
+        }
+        if p.splits.is_empty() {
+            return Err(ParamError::new(&["splits"], "name at least one split"));
+        }
+        for (i, s) in p.splits.iter().enumerate() {
+            if !["train", "val", "test"].contains(&s.as_str()) {
+                return Err(ParamError::new(&["splits", &i.to_string()], format!("unknown split `{s}` (train, val or test)")));
+            }
+        }
+        if p.std.iter().any(|s| !(*s > 0.0)) {
+            return Err(ParamError::new(&["std"], "every std must be positive"));
+        }
+        Ok(v)
     }
-    fn run(&self, _ctx: &StageContext) -> anyhow::Result<()> {
-        anyhow::bail!("kind `prepare` is not implemented yet")
+    /// The decoded arrays stay in the cache.
+    fn user_outputs(&self) -> &'static [&'static str] {
+        &["prepared.json"]
+    }
+    fn default_resources(&self, _params: &serde_json::Value) -> Resources {
+        Resources { cpus: 2, gpus: 0, mem: 0 }
+    }
+    fn run(&self, ctx: &StageContext) -> Result<()> {
+        let p: Params = ctx.params()?;
+        let split_dir = &ctx.input("split")?.path;
+        let root = &ctx.input("root")?.path;
+        let tasks = TaskSet::load(split_dir)?;
+        let release = if tasks.root.is_empty() { root.clone() } else { root.join(&tasks.root) };
+        if !release.is_dir() {
+            bail!("{}: no dataset release here (tasks.json says root `{}`); is `root` the input the split stage read?", release.display(), tasks.root);
+        }
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(ctx.threads.max(1)).build().context("starting worker threads")?;
+        let [h, w] = p.size;
+        let mut counts = std::collections::BTreeMap::new();
+        std::fs::create_dir_all(&ctx.out_dir).with_context(|| format!("creating {}", ctx.out_dir.display()))?;
+        for split in &p.splits {
+            let table = LabelTable::read(&tasks, split_dir, split)?;
+            let out = ctx.out_path(format!("{split}.u8"))?;
+            pool.install(|| decode_split(&release, &table.images, h, w, &out))
+                .with_context(|| format!("preparing split `{split}`"))?;
+            counts.insert(split.clone(), table.len());
+            for ext in ["parquet", "csv"] {
+                let name = format!("{split}.{ext}");
+                std::fs::copy(split_dir.join(&name), ctx.out_path(&name)?).with_context(|| format!("copying {}", split_dir.join(&name).display()))?;
+            }
+        }
+        for name in [TaskSet::FILE, "split.json"] {
+            let from = split_dir.join(name);
+            if from.is_file() {
+                std::fs::copy(&from, ctx.out_path(name)?).with_context(|| format!("copying {}", from.display()))?;
+            }
+        }
+        PreparedInfo { height: h, width: w, channels: 3, splits: counts, mean: p.mean, std: p.std }.save(&ctx.out_dir)?;
+        Ok(())
     }
 }

@@ -1,8 +1,78 @@
-//! `kind: split` — not implemented yet.
+//! `kind: split` — any of the three dataset formats → `tasks.json` and train / val / test tables.
+//!
+//! Input `root`: a `synth` stage (its `release/` is used, `source: synthetic`) or a dataset folder
+//! (`source: real`): CelebA flat or `Anno/`+`Eval/`+`Img/`; Market/Duke with `bounding_box_train/`,
+//! `bounding_box_test/` and the attribute file (`market_attribute.mat` / `duke_attribute.mat`) at
+//! the root or in `attribute/`. Parameters (`with:`):
+//! - `format`: `celeba`, `market` or `duke`. Required.
+//! - `val_fraction` (default 0.1) and `seed` (default 0): Market and Duke have no validation split,
+//!   so this fraction of the *training identities*, drawn with `seed`, becomes `val`
+//!   (identity-disjoint from `train`). CelebA uses its official partition (0 train, 1 val, 2 test)
+//!   and ignores both.
+//! - `on_bad_image` (`error` | `skip`, default `error`): a listed image that is missing or whose
+//!   does not decode (every image is decoded once, in parallel) stops the stage with a list of
+//!   the files; `skip` leaves those rows out and counts them in `split.json`.
+//! - `tasks` (optional): a subset of task names, in the order wanted.
+//!
+//! Outputs: `tasks.json`, `{train,val,test}.parquet` and `.csv` (`image`, `identity`, one Int32
+//! column per task, null = masked; for Market/Duke colour tasks also a text column
+//! `<task>__marked` listing every marked colour, e.g. `2;5`), and `split.json` (counts, skipped
+//! images, parameters). Market/Duke `test` is the official evaluation set: the labelled
+//! `bounding_box_test` images.
 
-use super::{InputSlot, ParamError, StageContext, StageKind};
+use anyhow::{Context as _, Result};
+use serde::{Deserialize, Serialize};
+
+use super::{canonical_params, InputSlot, ParamError, Resources, StageContext, StageKind};
+use crate::data::splits::{build, resolve_input, OnBadImage, SplitOptions, SPLITS};
 
 pub struct Split;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Celeba,
+    Market,
+    Duke,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BadImage {
+    Error,
+    Skip,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    pub format: Format,
+    #[serde(default = "default_val_fraction")]
+    pub val_fraction: f64,
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default = "default_bad")]
+    pub on_bad_image: BadImage,
+    #[serde(default)]
+    pub tasks: Option<Vec<String>>,
+}
+
+fn default_val_fraction() -> f64 {
+    0.1
+}
+fn default_bad() -> BadImage {
+    BadImage::Error
+}
+
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Celeba => "celeba",
+            Format::Market => "market",
+            Format::Duke => "duke",
+        }
+    }
+}
 
 impl StageKind for Split {
     fn name(&self) -> &'static str {
@@ -12,12 +82,60 @@ impl StageKind for Split {
         1
     }
     fn input_slots(&self) -> &'static [InputSlot] {
-        &[]
+        &[InputSlot { name: "root", required: true, many: false }]
     }
-    fn check_params(&self, _with: &serde_json::Value) -> Result<serde_json::Value, ParamError> {
-        Err(ParamError::new(&[], "kind `split` is not implemented yet"))
+    fn check_params(&self, with: &serde_json::Value) -> Result<serde_json::Value, ParamError> {
+        let v = canonical_params::<Params>(with)?;
+        let p: Params = serde_json::from_value(v.clone()).map_err(|e| ParamError::new(&[], e.to_string()))?;
+        if !(0.0..1.0).contains(&p.val_fraction) {
+            return Err(ParamError::new(&["val_fraction"], "must be in [0, 1)"));
+        }
+        if let Some(t) = &p.tasks {
+            if t.is_empty() {
+                return Err(ParamError::new(&["tasks"], "an empty task list; leave `tasks` out to keep every task"));
+            }
+        }
+        Ok(v)
     }
-    fn run(&self, _ctx: &StageContext) -> anyhow::Result<()> {
-        anyhow::bail!("kind `split` is not implemented yet")
+    fn user_outputs(&self) -> &'static [&'static str] {
+        &["tasks.json", "split.json", "*.csv"]
+    }
+    fn default_resources(&self, _params: &serde_json::Value) -> Resources {
+        Resources { cpus: 2, gpus: 0, mem: 0 }
+    }
+    fn run(&self, ctx: &StageContext) -> Result<()> {
+        let p: Params = ctx.params()?;
+        let input = resolve_input(&ctx.input("root")?.path)?;
+        let opts = SplitOptions {
+            format: p.format.name(),
+            val_fraction: p.val_fraction,
+            seed: p.seed,
+            on_bad_image: if p.on_bad_image == BadImage::Skip { OnBadImage::Skip } else { OnBadImage::Error },
+            tasks: p.tasks.as_deref(),
+            check_images: true,
+        };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(ctx.threads.max(1)).build().context("starting worker threads")?;
+        let built = pool.install(|| build(&input, &opts))?;
+        std::fs::create_dir_all(&ctx.out_dir).with_context(|| format!("creating {}", ctx.out_dir.display()))?;
+        built.tasks.save(&ctx.out_dir)?;
+        let mut counts = serde_json::Map::new();
+        for (s, name) in SPLITS.iter().enumerate() {
+            let extra: Vec<(String, Vec<Option<String>>)> =
+                built.extra[s].iter().map(|(task, col)| (format!("{task}__marked"), col.clone())).collect();
+            built.tables[s].write_with_extra(&built.tasks, &ctx.out_dir, name, &extra)?;
+            counts.insert(name.to_string(), serde_json::json!(built.tables[s].len()));
+        }
+        let info = serde_json::json!({
+            "format": p.format.name(),
+            "source": input.source,
+            "counts": counts,
+            "skipped_images": built.skipped.len(),
+            "skipped": built.skipped.iter().map(|(image, why)| serde_json::json!({"image": image, "reason": why})).collect::<Vec<_>>(),
+            "details": built.details,
+            "params": ctx.params,
+        });
+        let path = ctx.out_path("split.json")?;
+        std::fs::write(&path, serde_json::to_string_pretty(&info)? + "\n").with_context(|| format!("writing {}", path.display()))?;
+        Ok(())
     }
 }

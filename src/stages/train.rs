@@ -34,9 +34,13 @@
 //! train_loss, val_loss, lambda, lr), `train_summary.json`. Timings go to the stage log (stderr)
 //! only, so that every output file is deterministic.
 
-use super::{InputItem, InputSlot, ParamError, Resources, StageContext, StageKind};
+#[cfg(feature = "torch")]
+use super::InputItem;
+use super::{InputSlot, ParamError, Resources, StageContext, StageKind};
 use crate::train::config::DeviceChoice;
-use crate::train::{train, RunOptions, RunPaths, TrainConfig};
+#[cfg(feature = "torch")]
+use crate::train::{train, RunOptions, RunPaths};
+use crate::train::TrainConfig;
 
 pub struct Train;
 
@@ -62,17 +66,28 @@ impl StageKind for Train {
         Resources { cpus: 2, gpus: usize::from(cuda), mem: 0 }
     }
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        let cfg: TrainConfig = ctx.params()?;
-        let data = ctx.input("data")?;
-        let pretrained: Option<&InputItem> = ctx.inputs("pretrained").first();
-        let paths = RunPaths {
-            data: &data.path,
-            pretrained: pretrained.map(|p| p.path.as_path()),
-            out: &ctx.out_dir,
-            scratch: &ctx.scratch_dir,
-        };
-        let opts = RunOptions { threads: ctx.threads, gpus: ctx.gpus, stop_after: None };
-        train(&cfg, &paths, &opts)?;
-        Ok(())
+        run_training(ctx)
     }
+}
+
+/// Training needs libtorch: it runs in `awmt-worker`, never in the `awmt` front end.
+#[cfg(not(feature = "torch"))]
+fn run_training(_ctx: &StageContext) -> anyhow::Result<()> {
+    super::needs_worker("train")
+}
+
+#[cfg(feature = "torch")]
+fn run_training(ctx: &StageContext) -> anyhow::Result<()> {
+    let cfg: TrainConfig = ctx.params()?;
+    let data = ctx.input("data")?;
+    let pretrained: Option<&InputItem> = ctx.inputs("pretrained").first();
+    let paths = RunPaths {
+        data: &data.path,
+        pretrained: pretrained.map(|p| p.path.as_path()),
+        out: &ctx.out_dir,
+        scratch: &ctx.scratch_dir,
+    };
+    let opts = RunOptions { threads: ctx.threads, gpus: ctx.gpus, stop_after: None };
+    train(&cfg, &paths, &opts)?;
+    Ok(())
 }

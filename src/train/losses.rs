@@ -3,8 +3,10 @@
 //! contribute nothing.
 
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "torch")]
 use tch::{Device, Kind, Tensor};
 
+#[cfg(feature = "torch")]
 use crate::data::tasks::{LabelTable, TaskSet, TaskType};
 
 /// Loss of a binary (±1) task, per image.
@@ -29,6 +31,7 @@ pub enum MulticlassLoss {
     Ce,
 }
 
+#[cfg(feature = "torch")]
 /// Where each task's outputs sit in the network's output vector.
 #[derive(Debug, Clone)]
 pub struct TaskLayout {
@@ -42,6 +45,7 @@ pub struct TaskLayout {
     pub outputs: usize,
 }
 
+#[cfg(feature = "torch")]
 impl TaskLayout {
     pub fn new(tasks: &TaskSet) -> TaskLayout {
         let mut slots = Vec::new();
@@ -69,6 +73,7 @@ impl TaskLayout {
     }
 }
 
+#[cfg(feature = "torch")]
 /// The labels of one batch, as tensors on the training device.
 pub struct BatchLabels {
     /// [N, binary tasks]: ±1, 0 where masked.
@@ -80,6 +85,7 @@ pub struct BatchLabels {
     pub images: usize,
 }
 
+#[cfg(feature = "torch")]
 impl BatchLabels {
     /// Labels of rows `rows` of `table` (tasks in the layout's order).
     pub fn gather(layout: &TaskLayout, table: &LabelTable, rows: &[usize], device: Device) -> BatchLabels {
@@ -119,6 +125,7 @@ impl BatchLabels {
     }
 }
 
+#[cfg(feature = "torch")]
 /// The loss settings of a run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LossConfig {
@@ -126,6 +133,7 @@ pub struct LossConfig {
     pub multiclass: MulticlassLoss,
 }
 
+#[cfg(feature = "torch")]
 impl LossConfig {
     /// v_t[j] = factor_j · Σ_i ℓ_ij: 2 for square losses, so that v_t = Σ_i (ψ − L)² exactly as in
     /// Algorithm 1; 1 for the other losses (their per-image loss summed over the validation half).
@@ -186,7 +194,7 @@ impl LossConfig {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "torch"))]
 mod tests {
     use super::*;
     use crate::data::tasks::Task;

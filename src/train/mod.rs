@@ -1,16 +1,22 @@
 //! Training: Algorithm 1, task-weighting methods, losses, checkpoints, logs, prediction.
 
+#[cfg(feature = "torch")]
 pub mod algorithm;
+#[cfg(feature = "torch")]
 pub mod checkpoint;
 pub mod config;
+#[cfg(feature = "torch")]
 pub mod log;
 pub mod losses;
 pub mod model_file;
 pub mod predict;
+#[cfg(feature = "torch")]
 pub mod progress;
 pub mod sampler;
+#[cfg(feature = "torch")]
 pub mod sgd;
 pub mod weighting;
 
+#[cfg(feature = "torch")]
 pub use algorithm::{train, Outcome, RunOptions, RunPaths};
 pub use config::TrainConfig;

@@ -1,14 +1,21 @@
 //! Scores a trained model on a prepared split: the prediction half of the `evaluate` stage.
 //! (Interface fixed by the lead; implemented by the training work.)
 
+#[cfg(feature = "torch")]
 use std::path::Path;
 
+#[cfg(feature = "torch")]
 use anyhow::{bail, Context as _, Result};
+#[cfg(feature = "torch")]
 use tch::{Device, Kind};
 
+#[cfg(feature = "torch")]
 use super::model_file::ModelInfo;
+#[cfg(feature = "torch")]
 use crate::data::prepared::PreparedSplit;
+#[cfg(feature = "torch")]
 use crate::data::tasks::{LabelTable, TaskSet, TaskType};
+#[cfg(feature = "torch")]
 use crate::model::Net;
 
 /// One prediction of one task on one image.
@@ -25,9 +32,11 @@ pub struct PredictionRow {
     pub label: Option<i64>,
 }
 
+#[cfg(feature = "torch")]
 /// Images scored per forward pass.
 const BATCH: usize = 64;
 
+#[cfg(feature = "torch")]
 /// Predicts every task the model at `model_dir` (a `train` stage output) was trained on, for
 /// every image of `split` in `data_dir` (a `prepare` stage output), rows ordered by image then
 /// task. `threads` bounds the CPU threads used.

@@ -8,12 +8,16 @@
 //! effective weight ∂J/∂L_j). λ is never NaN or Inf: a degenerate update keeps the previous λ and
 //! records a warning.
 
+#[cfg(feature = "torch")]
 use std::collections::BTreeMap;
 
+#[cfg(feature = "torch")]
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "torch")]
 use tch::{Device, Kind, Tensor};
 
+#[cfg(feature = "torch")]
 use super::sampler::{derive_seed, Rng};
 
 /// Which losses DWA averages over its windows.
@@ -133,7 +137,8 @@ impl WeightingSpec {
     }
 
     /// A fresh weighting state for `tasks` tasks. `seed` feeds RLW's own random stream.
-    pub fn build(&self, tasks: usize, seed: u64, device: Device) -> Box<dyn Weighting> {
+     #[cfg(feature = "torch")]
+   pub fn build(&self, tasks: usize, seed: u64, device: Device) -> Box<dyn Weighting> {
         match *self {
             WeightingSpec::Equal => Box::new(Equal { m: tasks }),
             WeightingSpec::ValidationLossTrend { k, .. } => Box::new(ValidationLossTrend::new(tasks, k)),
@@ -145,12 +150,14 @@ impl WeightingSpec {
     }
 }
 
+#[cfg(feature = "torch")]
 /// Stream tag of RLW's random draws (distinct from the sampler's).
 const RLW_STREAM: u64 = 0x524c_57;
 
 /// Floor applied to task losses inside GLS's logarithm.
 pub const GLS_FLOOR: f64 = 1e-12;
 
+#[cfg(feature = "torch")]
 /// A weighting method's checkpointable state: named f64 vectors and named u64 vectors.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WeightingState {
@@ -158,6 +165,7 @@ pub struct WeightingState {
     pub words: BTreeMap<String, Vec<u64>>,
 }
 
+#[cfg(feature = "torch")]
 impl WeightingState {
     fn floats(&self, name: &str, len: usize) -> Result<Vec<f64>> {
         match self.floats.get(name) {
@@ -175,6 +183,7 @@ impl WeightingState {
     }
 }
 
+#[cfg(feature = "torch")]
 /// One task-weighting method.
 pub trait Weighting: Send {
     /// λ for iteration `t` (1-based), given this iteration's per-task training losses and
@@ -202,11 +211,13 @@ pub trait Weighting: Send {
     }
 }
 
+#[cfg(feature = "torch")]
 /// The basic model: λ ≡ 1.
 pub struct Equal {
     m: usize,
 }
 
+#[cfg(feature = "torch")]
 impl Weighting for Equal {
     fn weights(&mut self, _t: u64, _train: &[f64], _val: &[f64]) -> Vec<f64> {
         vec![1.0; self.m]
@@ -219,6 +230,7 @@ impl Weighting for Equal {
     }
 }
 
+#[cfg(feature = "torch")]
 /// The paper's rule (Algorithm 1 steps 4–5 and Algorithm 2, final Dec 2017 release).
 pub struct ValidationLossTrend {
     k: u64,
@@ -269,12 +281,14 @@ pub fn update_weights(cur_mean: &[f64], pre_mean: &[f64]) -> TrendUpdate {
     TrendUpdate::Weights(lambda)
 }
 
+#[cfg(feature = "torch")]
 impl ValidationLossTrend {
     pub fn new(m: usize, k: u64) -> Self {
         ValidationLossTrend { k, lambda: vec![1.0; m], block_sum: vec![0.0; m], pre_mean: None, warnings: Vec::new() }
     }
 }
 
+#[cfg(feature = "torch")]
 impl Weighting for ValidationLossTrend {
     fn weights(&mut self, t: u64, _train: &[f64], val: &[f64]) -> Vec<f64> {
         for (s, v) in self.block_sum.iter_mut().zip(val) {
@@ -323,6 +337,7 @@ impl Weighting for ValidationLossTrend {
     }
 }
 
+#[cfg(feature = "torch")]
 /// M·softmax(x), computed stably.
 fn scaled_softmax(x: &[f64]) -> Vec<f64> {
     let max = x.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
@@ -331,6 +346,7 @@ fn scaled_softmax(x: &[f64]) -> Vec<f64> {
     e.iter().map(|v| x.len() as f64 * v / sum).collect()
 }
 
+#[cfg(feature = "torch")]
 /// Dynamic weight averaging over iteration windows.
 pub struct Dwa {
     epoch: u64,
@@ -344,6 +360,7 @@ pub struct Dwa {
     warnings: Vec<String>,
 }
 
+#[cfg(feature = "torch")]
 impl Dwa {
     pub fn new(m: usize, epoch: u64, temperature: f64, source: LossSource) -> Self {
         Dwa {
@@ -359,6 +376,7 @@ impl Dwa {
     }
 }
 
+#[cfg(feature = "torch")]
 impl Weighting for Dwa {
     fn weights(&mut self, t: u64, train: &[f64], val: &[f64]) -> Vec<f64> {
         if t > 1 && (t - 1) % self.epoch == 0 {
@@ -416,11 +434,13 @@ impl Weighting for Dwa {
     }
 }
 
+#[cfg(feature = "torch")]
 /// Uncertainty weighting: J = Σ_j L_j/(2·e^{s_j}) + s_j/2; logged λ_j = ∂J/∂L_j = e^{−s_j}/2.
 pub struct Uncertainty {
     log_var: Tensor,
 }
 
+#[cfg(feature = "torch")]
 impl Uncertainty {
     pub fn new(m: usize, init: f64, device: Device) -> Self {
         let log_var = Tensor::full([m as i64], init, (Kind::Float, device)).set_requires_grad(true);
@@ -428,6 +448,7 @@ impl Uncertainty {
     }
 }
 
+#[cfg(feature = "torch")]
 impl Weighting for Uncertainty {
     fn weights(&mut self, _t: u64, _train: &[f64], _val: &[f64]) -> Vec<f64> {
         let s: Vec<f64> = Vec::<f64>::try_from(self.log_var.detach().to_kind(Kind::Double).to_device(Device::Cpu))
@@ -452,12 +473,14 @@ impl Weighting for Uncertainty {
     }
 }
 
+#[cfg(feature = "torch")]
 /// Random loss weighting with its own seeded stream.
 pub struct Rlw {
     m: usize,
     rng: Rng,
 }
 
+#[cfg(feature = "torch")]
 impl Weighting for Rlw {
     fn weights(&mut self, _t: u64, _train: &[f64], _val: &[f64]) -> Vec<f64> {
         let z: Vec<f64> = (0..self.m).map(|_| self.rng.normal()).collect();
@@ -475,11 +498,13 @@ impl Weighting for Rlw {
     }
 }
 
+#[cfg(feature = "torch")]
 /// Geometric loss strategy: J = M·exp(mean_j log max(L_j, floor)); λ_j = ∂J/∂L_j = G/L_j.
 pub struct Gls {
     m: usize,
 }
 
+#[cfg(feature = "torch")]
 impl Weighting for Gls {
     fn weights(&mut self, _t: u64, train: &[f64], _val: &[f64]) -> Vec<f64> {
         let clamped: Vec<f64> = train.iter().map(|l| l.max(GLS_FLOOR)).collect();
@@ -499,7 +524,7 @@ impl Weighting for Gls {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "torch"))]
 mod tests {
     use super::*;
 

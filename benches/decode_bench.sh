@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Decode benchmark: awmt (zune-jpeg + fast_image_resize + normalise) vs PIL + torchvision on the
+# same 178x218 JPEGs (rendered by awmt's synth), at 224x224 and 64x64, 1 and 2 threads, plus synth
+# throughput. Prints a Markdown table with ratios.
+#   benches/decode_bench.sh [IMAGES]     (default 2000)
+# Needs LIBTORCH set as for any cargo command; creates .bench-venv (pillow, torch, torchvision)
+# with pip on first use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N="${1:-2000}"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+if [ ! -x .bench-venv/bin/python ]; then
+  python3 -m venv .bench-venv
+  .bench-venv/bin/pip install --quiet pillow "torch==2.11.0" torchvision
+fi
+
+cargo bench --bench decode -- --images "$N" --dir "$WORK" --json "$WORK/awmt.json" >/dev/null
+.bench-venv/bin/python benches/decode_pil.py "$WORK/faces" "$WORK/pil.json" >/dev/null
+
+python3 - "$WORK/awmt.json" "$WORK/pil.json" "$(nproc)" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1])); p = json.load(open(sys.argv[2]))
+print(f"{a['jpeg_files']} JPEGs, 178x218, mean {a['jpeg_mean_bytes']} bytes; machine: {sys.argv[3]} cores; "
+      f"reference: Pillow {p['pillow']}, torch {p['torch']}, torchvision {p['torchvision']}\n")
+print("| pipeline (decode + resize + normalise) | images/s (wall) | ratio vs PIL+torchvision (1 core) | images per CPU-second |")
+print("|---|---:|---:|---:|")
+for s in (224, 64):
+    ref = p[f"pil_{s}_t1"]
+    print(f"| PIL + torchvision, {s}x{s}, 1 core | {ref:,.0f} | 1.00 | |")
+    for t in (1, 2):
+        v = a[f"awmt_{s}_t{t}"]
+        c = a[f"awmt_{s}_t{t}_per_cpu_second"]
+        print(f"| awmt, {s}x{s}, {t} thread{'s' if t > 1 else ''} | {v:,.0f} | {v / ref:.2f} | {c:,.0f} |")
+    print(f"| awmt {s}x{s} scaling 1 -> 2 threads | {a[f'awmt_{s}_t2'] / a[f'awmt_{s}_t1']:.2f}x | | |")
+print(f"| awmt read + JPEG decode only (no resize), 1 thread | {a['awmt_decode_only_t1']:,.0f} | | |")
+print(f"\nload average during the run (other processes share these cores): {open('/proc/loadavg').read().split()[:3]}")
+print("\n| synth (render + JPEG encode + write) | images/s, 1 thread | 2 threads |")
+print("|---|---:|---:|")
+for k, label in (("synth_faces_178x218", "faces 178x218"), ("synth_pedestrians_64x128", "pedestrians 64x128")):
+    print(f"| {label} | {a[k + '_t1']:,.0f} | {a[k + '_t2']:,.0f} |")
+PY

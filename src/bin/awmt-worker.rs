@@ -1,0 +1,53 @@
+//! `awmt-worker`: the half of awmt that links libtorch. The `awmt` front end starts it to run an
+//! isolated stage (`exec-stage --context FILE`) and to ask what libtorch sees (`doctor`, `gpus`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["exec-stage", "--context", file] => {
+            let result = awmt::exec::worker::read_context(&PathBuf::from(file)).and_then(|ctx| awmt::exec::worker::run_here(&ctx));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        ["doctor"] => {
+            let cuda_loaded = awmt::torch_env::load_cuda_backend();
+            let lib = awmt::torch_env::libtorch_dir().map(|d| d.display().to_string()).unwrap_or_else(|| "not found".into());
+            let version = awmt::torch_env::libtorch_version().unwrap_or_else(|| "unknown".into());
+            println!("libtorch        {version} (expected {}) at {lib}", awmt::TORCH_VERSION);
+            if version != "unknown" && !version.starts_with(awmt::TORCH_VERSION) {
+                println!("                WARNING: awmt was built for torch {}; rebuild with `make build`", awmt::TORCH_VERSION);
+            }
+            let cuda = if tch::Cuda::is_available() {
+                format!(
+                    "available, {} device(s), cuDNN {}",
+                    tch::Cuda::device_count(),
+                    if tch::Cuda::cudnn_is_available() { "yes" } else { "no" }
+                )
+            } else if cuda_loaded {
+                "backend loaded, no usable device".to_string()
+            } else {
+                "not usable (CPU-only libtorch install, or no CUDA libraries)".to_string()
+            };
+            println!("CUDA            {cuda}");
+            println!("threads         {} torch intra-op", tch::get_num_threads());
+            ExitCode::SUCCESS
+        }
+        ["gpus"] => {
+            let n = if awmt::torch_env::load_cuda_backend() { tch::Cuda::device_count().max(0) } else { 0 };
+            println!("{n}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("usage: awmt-worker exec-stage --context FILE | doctor | gpus   (started by `awmt`)");
+            ExitCode::from(2)
+        }
+    }
+}

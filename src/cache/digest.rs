@@ -1,0 +1,219 @@
+//! Content digests of workspace files and directory trees, with a stat index so that an unchanged
+//! file (same path, size, mtime and inode) is never hashed twice.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context as _, Result};
+use rayon::prelude::*;
+
+/// What the index remembers about one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stat {
+    size: u64,
+    mtime_ns: i64,
+    ino: u64,
+}
+
+impl Stat {
+    fn of(meta: &std::fs::Metadata) -> Stat {
+        Stat { size: meta.len(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(), ino: meta.ino() }
+    }
+}
+
+/// Files modified this recently are not trusted by stat alone: a write within the same clock tick
+/// as the hashing would otherwise go unnoticed ("racy" entries, as in git).
+const RACY_NS: i64 = 2_000_000_000;
+
+/// A persistent map from absolute path to (stat, blake3).
+pub struct StatIndex {
+    path: Option<PathBuf>,
+    entries: Mutex<HashMap<PathBuf, (Stat, [u8; 32])>>,
+    dirty: Mutex<bool>,
+}
+
+const MAGIC: &[u8; 8] = b"AWMTIDX1";
+
+impl StatIndex {
+    /// An index that is not saved.
+    pub fn in_memory() -> StatIndex {
+        StatIndex { path: None, entries: Mutex::new(HashMap::new()), dirty: Mutex::new(false) }
+    }
+
+    /// Loads the index at `path`; a missing or unreadable index is an empty one (it is a cache).
+    pub fn load(path: &Path) -> StatIndex {
+        let entries = std::fs::read(path).ok().and_then(|b| decode(&b)).unwrap_or_default();
+        StatIndex { path: Some(path.to_path_buf()), entries: Mutex::new(entries), dirty: Mutex::new(false) }
+    }
+
+    /// Writes the index back if anything changed.
+    pub fn save(&self) -> Result<()> {
+        let Some(path) = &self.path else { return Ok(()) };
+        if !*self.dirty.lock().unwrap_or_else(|e| e.into_inner()) {
+            return Ok(());
+        }
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::with_capacity(16 + entries.len() * 96);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+        for (p, (st, h)) in entries.iter() {
+            let bytes = p.as_os_str().as_encoded_bytes();
+            out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            out.extend_from_slice(bytes);
+            out.extend_from_slice(&st.size.to_le_bytes());
+            out.extend_from_slice(&st.mtime_ns.to_le_bytes());
+            out.extend_from_slice(&st.ino.to_le_bytes());
+            out.extend_from_slice(h);
+        }
+        crate::util::write_atomic(path, &out)
+    }
+
+    /// blake3 of the file at `path` (absolute), from the index when its stat is unchanged.
+    pub fn file_hash(&self, path: &Path, meta: &std::fs::Metadata) -> Result<[u8; 32]> {
+        let st = Stat::of(meta);
+        if let Some((old, h)) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(path) {
+            if *old == st {
+                return Ok(*h);
+            }
+        }
+        let h = hash_file(path)?;
+        let now_ns = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
+        if now_ns - st.mtime_ns > RACY_NS {
+            self.entries.lock().unwrap_or_else(|e| e.into_inner()).insert(path.to_path_buf(), (st, h));
+            *self.dirty.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        }
+        Ok(h)
+    }
+
+    /// The digest of a workspace path: `file:<hash>` or `dir:<tree hash>`.
+    pub fn digest(&self, path: &Path) -> Result<String> {
+        let meta = std::fs::metadata(path).with_context(|| format!("{}: cannot read it", path.display()))?;
+        if meta.is_dir() {
+            Ok(format!("dir:{}", hex(&self.tree_hash(path)?)))
+        } else {
+            Ok(format!("file:{}", hex(&self.file_hash(path, &meta)?)))
+        }
+    }
+
+    /// Hash of a directory tree: every regular file's relative path, size and content hash, in
+    /// path order. Stats and hashes run in parallel.
+    pub fn tree_hash(&self, root: &Path) -> Result<[u8; 32]> {
+        let mut files: Vec<PathBuf> = Vec::new();
+        for entry in walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name() {
+            let entry = entry.with_context(|| format!("walking {}", root.display()))?;
+            if entry.file_type().is_file() {
+                files.push(entry.into_path());
+            }
+        }
+        let hashes: Vec<(u64, [u8; 32])> = files
+            .par_iter()
+            .map(|p| {
+                let meta = std::fs::metadata(p).with_context(|| format!("{}: cannot read it", p.display()))?;
+                Ok((meta.len(), self.file_hash(p, &meta)?))
+            })
+            .collect::<Result<_>>()?;
+        let mut h = blake3::Hasher::new();
+        h.update(b"awmt-tree v1\n");
+        for (p, (size, fh)) in files.iter().zip(&hashes) {
+            let rel = p.strip_prefix(root).unwrap_or(p);
+            h.update(rel.as_os_str().as_encoded_bytes());
+            h.update(b"\0");
+            h.update(&size.to_le_bytes());
+            h.update(fh);
+        }
+        Ok(*h.finalize().as_bytes())
+    }
+}
+
+fn decode(b: &[u8]) -> Option<HashMap<PathBuf, (Stat, [u8; 32])>> {
+    if b.len() < 16 || &b[..8] != MAGIC {
+        return None;
+    }
+    let n = u64::from_le_bytes(b[8..16].try_into().ok()?) as usize;
+    let mut map = HashMap::with_capacity(n);
+    let mut i = 16;
+    let take = |i: &mut usize, len: usize| -> Option<&[u8]> {
+        let s = b.get(*i..*i + len)?;
+        *i += len;
+        Some(s)
+    };
+    for _ in 0..n {
+        let len = u32::from_le_bytes(take(&mut i, 4)?.try_into().ok()?) as usize;
+        // SAFETY-free: bytes were written from OsStr::as_encoded_bytes on this platform (Unix).
+        let path = PathBuf::from(std::ffi::OsStr::new(std::str::from_utf8(take(&mut i, len)?).ok()?));
+        let size = u64::from_le_bytes(take(&mut i, 8)?.try_into().ok()?);
+        let mtime_ns = i64::from_le_bytes(take(&mut i, 8)?.try_into().ok()?);
+        let ino = u64::from_le_bytes(take(&mut i, 8)?.try_into().ok()?);
+        let h: [u8; 32] = take(&mut i, 32)?.try_into().ok()?;
+        map.insert(path, (Stat { size, mtime_ns, ino }, h));
+    }
+    Some(map)
+}
+
+/// blake3 of a file's bytes.
+pub fn hash_file(path: &Path) -> Result<[u8; 32]> {
+    let mut f = std::fs::File::open(path).with_context(|| format!("{}: cannot open it", path.display()))?;
+    let mut h = blake3::Hasher::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = f.read(&mut buf).with_context(|| format!("{}: read failed", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(*h.finalize().as_bytes())
+}
+
+pub fn hex(h: &[u8; 32]) -> String {
+    blake3::Hash::from_bytes(*h).to_hex().to_string()
+}
+
+/// Parses 64 hex digits.
+pub fn unhex(s: &str) -> Result<[u8; 32]> {
+    match blake3::Hash::from_hex(s) {
+        Ok(h) => Ok(*h.as_bytes()),
+        Err(_) => bail!("`{s}` is not a blake3 hash"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_hash_sees_content_not_mtime() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/a.txt"), b"hello").unwrap();
+        std::fs::write(dir.path().join("b.txt"), b"world").unwrap();
+        let idx = StatIndex::in_memory();
+        let h1 = idx.tree_hash(dir.path()).unwrap();
+        // Rewrite the same bytes: new mtime, same hash.
+        std::fs::write(dir.path().join("b.txt"), b"world").unwrap();
+        assert_eq!(idx.tree_hash(dir.path()).unwrap(), h1);
+        std::fs::write(dir.path().join("b.txt"), b"World").unwrap();
+        assert_ne!(idx.tree_hash(dir.path()).unwrap(), h1);
+    }
+
+    #[test]
+    fn index_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("x");
+        std::fs::write(&f, b"abc").unwrap();
+        // Make the file old enough to be trusted.
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(10);
+        std::fs::File::options().write(true).open(&f).unwrap().set_modified(old).unwrap();
+        let path = dir.path().join("index");
+        let idx = StatIndex::load(&path);
+        let d1 = idx.digest(&f).unwrap();
+        idx.save().unwrap();
+        let idx2 = StatIndex::load(&path);
+        assert_eq!(idx2.entries.lock().unwrap().len(), 1);
+        assert_eq!(idx2.digest(&f).unwrap(), d1);
+    }
+}

@@ -1,0 +1,263 @@
+//! Cache entries: attempts that write into a private directory, manifests, the atomic publish, and
+//! the checks that keep a corrupt entry from ever being used.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{bail, Context as _, Result};
+use serde::{Deserialize, Serialize};
+
+use super::digest::{hash_file, hex};
+use super::{Cache, KeyParts};
+
+/// One output file in a manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestFile {
+    /// Relative to the entry's `out/`, with `/` separators.
+    pub path: String,
+    pub size: u64,
+    pub blake3: String,
+    /// Stat at publish time: lets a cache hit skip re-hashing large files that nobody touched.
+    pub mtime_ns: i64,
+    pub ino: u64,
+}
+
+/// `manifest.json` of an entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub key: String,
+    /// The stage that produced it (informational: the name is not part of the key).
+    pub stage: String,
+    pub parts: KeyParts,
+    /// blake3 over the sorted (path, size, blake3) list: what downstream keys see.
+    pub digest: String,
+    pub files: Vec<ManifestFile>,
+    /// Wall time of the run that produced the entry.
+    pub seconds: f64,
+}
+
+/// A published entry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+}
+
+impl Entry {
+    pub fn out_dir(&self) -> PathBuf {
+        self.dir.join("out")
+    }
+
+    /// Every file whose bytes no longer match the manifest (or that is missing). `full` re-hashes
+    /// everything; otherwise a file whose size, mtime and inode are as published is trusted, and
+    /// small entries are re-hashed anyway.
+    pub fn damaged_files(&self, full: bool) -> Vec<String> {
+        let total: u64 = self.manifest.files.iter().map(|f| f.size).sum();
+        let full = full || total <= 4 << 20;
+        let out = self.out_dir();
+        let mut bad = Vec::new();
+        for f in &self.manifest.files {
+            let p = out.join(&f.path);
+            let Ok(meta) = std::fs::symlink_metadata(&p) else {
+                bad.push(f.path.clone());
+                continue;
+            };
+            if meta.len() != f.size {
+                bad.push(f.path.clone());
+                continue;
+            }
+            let same_stat = meta.mtime() * 1_000_000_000 + meta.mtime_nsec() == f.mtime_ns && meta.ino() == f.ino;
+            if full || !same_stat {
+                match hash_file(&p) {
+                    Ok(h) if hex(&h) == f.blake3 => {}
+                    _ => bad.push(f.path.clone()),
+                }
+            }
+        }
+        // Files that appeared in out/ after publishing also make the entry unreliable.
+        let listed: std::collections::HashSet<&str> = self.manifest.files.iter().map(|f| f.path.as_str()).collect();
+        if let Ok(found) = list_files(&out) {
+            for (rel, _) in found {
+                if !listed.contains(rel.as_str()) {
+                    bad.push(rel);
+                }
+            }
+        }
+        bad
+    }
+}
+
+static ATTEMPTS: AtomicUsize = AtomicUsize::new(0);
+
+/// A stage run in progress: everything is written under `dir`, outputs under `dir/out`.
+#[derive(Debug)]
+pub struct Attempt {
+    pub key: String,
+    pub dir: PathBuf,
+}
+
+impl Attempt {
+    pub fn out_dir(&self) -> PathBuf {
+        self.dir.join("out")
+    }
+
+    /// Removes the attempt (on failure).
+    pub fn discard(self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Regular files under `dir` as (relative path with `/`, absolute path), sorted.
+pub fn list_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut out = Vec::new();
+    if !dir.exists() {
+        return Ok(out);
+    }
+    for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let e = e.with_context(|| format!("walking {}", dir.display()))?;
+        let ft = e.file_type();
+        if ft.is_symlink() {
+            bail!("{}: outputs must be regular files, not symbolic links", e.path().display());
+        }
+        if ft.is_file() {
+            let rel = e.path().strip_prefix(dir).unwrap_or(e.path());
+            let rel = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/");
+            out.push((rel, e.into_path()));
+        }
+    }
+    Ok(out)
+}
+
+/// blake3 over the sorted (path, size, hash) list: an entry's output digest.
+pub fn output_digest(files: &[ManifestFile]) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(b"awmt-output v1\n");
+    for f in files {
+        h.update(f.path.as_bytes());
+        h.update(b"\0");
+        h.update(&f.size.to_le_bytes());
+        h.update(f.blake3.as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize().to_hex().to_string()
+}
+
+impl Cache {
+    /// The published entry for `key`, if there is one with a readable manifest.
+    pub fn entry(&self, key: &str) -> Option<Entry> {
+        let dir = self.entry_dir(key);
+        let text = std::fs::read_to_string(dir.join("manifest.json")).ok()?;
+        let manifest: Manifest = serde_json::from_str(&text).ok()?;
+        (manifest.key == key).then_some(Entry { dir, manifest })
+    }
+
+    /// Takes a published entry out of use (it is corrupt): it is renamed away, then deleted.
+    pub fn evict(&self, key: &str) -> Result<()> {
+        let dir = self.entry_dir(key);
+        if !dir.exists() {
+            return Ok(());
+        }
+        let n = ATTEMPTS.fetch_add(1, Ordering::Relaxed);
+        let away = self.tmp_dir().join(format!("evicted-{key}-{}-{n}", std::process::id()));
+        std::fs::rename(&dir, &away).with_context(|| format!("moving the corrupt entry {} away", dir.display()))?;
+        std::fs::remove_dir_all(&away).ok();
+        Ok(())
+    }
+
+    /// Starts an attempt for `key` in a fresh private directory.
+    pub fn begin(&self, key: &str) -> Result<Attempt> {
+        let n = ATTEMPTS.fetch_add(1, Ordering::Relaxed);
+        let dir = self.tmp_dir().join(format!("{key}-{}-{n}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(dir.join("out")).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(Attempt { key: key.to_string(), dir })
+    }
+
+    /// Hashes the attempt's outputs, writes the manifest, fsyncs and renames the attempt into
+    /// place. If another writer published the same key meanwhile, theirs is kept (same inputs,
+    /// same bytes) and this attempt is discarded.
+    pub fn publish(&self, attempt: Attempt, stage: &str, parts: &KeyParts, seconds: f64) -> Result<Entry> {
+        let out = attempt.out_dir();
+        let listed = list_files(&out)?;
+        let mut files = Vec::with_capacity(listed.len());
+        let hashed: Vec<Result<(String, std::fs::Metadata, [u8; 32])>> = {
+            use rayon::prelude::*;
+            listed
+                .par_iter()
+                .map(|(rel, abs)| {
+                    let f = std::fs::File::open(abs).with_context(|| format!("opening {}", abs.display()))?;
+                    if durable() {
+                        f.sync_all().ok();
+                    }
+                    let meta = f.metadata()?;
+                    Ok((rel.clone(), meta, hash_file(abs)?))
+                })
+                .collect()
+        };
+        for r in hashed {
+            let (rel, meta, h) = r?;
+            files.push(ManifestFile {
+                path: rel,
+                size: meta.len(),
+                blake3: hex(&h),
+                mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+                ino: meta.ino(),
+            });
+        }
+        let manifest = Manifest {
+            format: super::key::FORMAT_VERSION,
+            key: attempt.key.clone(),
+            stage: stage.to_string(),
+            parts: parts.clone(),
+            digest: output_digest(&files),
+            files,
+            seconds,
+        };
+        let mpath = attempt.dir.join("manifest.json");
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&mpath).with_context(|| format!("writing {}", mpath.display()))?;
+            f.write_all(serde_json::to_string_pretty(&manifest)?.as_bytes())?;
+            if durable() {
+                f.sync_all()?;
+            }
+        }
+        if durable() {
+            sync_dir(&attempt.dir);
+            sync_dir(&out);
+        }
+        let target = self.entry_dir(&attempt.key);
+        match std::fs::rename(&attempt.dir, &target) {
+            Ok(()) => {
+                if durable() {
+                    sync_dir(&self.stages_dir());
+                }
+                Ok(Entry { dir: target, manifest })
+            }
+            Err(_) if self.entry(&attempt.key).is_some() => {
+                attempt.discard();
+                self.entry(&manifest.key).context("entry vanished after a concurrent publish")
+            }
+            Err(e) => Err(e).with_context(|| format!("publishing {}", target.display())),
+        }
+    }
+}
+
+/// With `AWMT_FSYNC=1`, publishing fsyncs every file and directory before the rename, so entries
+/// survive a power cut too. Without it a publish is still atomic for every reader and against a
+/// killed run; a file torn by a power cut has the wrong size or hash and is detected and
+/// recomputed on the next use (`Entry::damaged_files`). fsync costs ~5 ms per call here.
+fn durable() -> bool {
+    static DURABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DURABLE.get_or_init(|| std::env::var("AWMT_FSYNC").is_ok_and(|v| v == "1"))
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(f) = std::fs::File::open(dir) {
+        let _ = f.sync_all();
+    }
+}

@@ -1,0 +1,157 @@
+//! The image pipeline: JPEG (zune-jpeg) / PNG decode to RGB, SIMD resize (fast_image_resize,
+//! antialiased bilinear like PIL), and normalisation to CHW floats.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use zune_core::bytestream::ZCursor;
+use zune_core::colorspace::ColorSpace;
+use zune_core::options::DecoderOptions;
+use zune_jpeg::JpegDecoder;
+
+/// ImageNet channel statistics on the 0..1 scale (torchvision's `Normalize` defaults).
+pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// A decoded RGB image, HWC, 3 bytes per pixel.
+pub struct Rgb {
+    pub width: usize,
+    pub height: usize,
+    pub pixels: Vec<u8>,
+}
+
+fn is_jpeg(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xFF, 0xD8])
+}
+
+/// Decoders are third-party code fed with user files: a panic inside one becomes an error.
+fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(_) => bail!("the decoder failed on this file (corrupt image data)"),
+    }
+}
+
+/// Decodes JPEG (or anything else `image` reads, e.g. PNG) bytes to RGB.
+pub fn decode_rgb(bytes: &[u8]) -> Result<Rgb> {
+    guarded(|| {
+        if is_jpeg(bytes) {
+            let opts = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB).set_strict_mode(false);
+            let mut dec = JpegDecoder::new_with_options(ZCursor::new(bytes), opts);
+            let pixels = dec.decode().map_err(|e| anyhow!("not a readable JPEG: {e:?}"))?;
+            let info = dec.info().ok_or_else(|| anyhow!("JPEG without a frame header"))?;
+            let (width, height) = (info.width as usize, info.height as usize);
+            if pixels.len() != width * height * 3 || width == 0 || height == 0 {
+                bail!("JPEG decoded to {} bytes for {width}×{height} RGB", pixels.len());
+            }
+            Ok(Rgb { width, height, pixels })
+        } else {
+            let img = image::load_from_memory(bytes).map_err(|e| anyhow!("not a readable image: {e}"))?.to_rgb8();
+            let (width, height) = (img.width() as usize, img.height() as usize);
+            Ok(Rgb { width, height, pixels: img.into_raw() })
+        }
+    })
+}
+
+/// Reads only the headers of an image file: Ok((width, height)) when it looks decodable.
+pub fn probe(path: &Path) -> Result<(usize, usize)> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    guarded(|| {
+        if is_jpeg(&bytes) {
+            let mut dec = JpegDecoder::new(ZCursor::new(&bytes[..]));
+            dec.decode_headers().map_err(|e| anyhow!("not a readable JPEG: {e:?}"))?;
+            let (w, h) = dec.dimensions().ok_or_else(|| anyhow!("JPEG without a frame header"))?;
+            Ok((w as usize, h as usize))
+        } else {
+            let r = image::ImageReader::new(std::io::Cursor::new(&bytes[..]))
+                .with_guessed_format()
+                .map_err(|e| anyhow!("cannot read: {e}"))?;
+            let (w, h) = r.into_dimensions().map_err(|e| anyhow!("not a readable image: {e}"))?;
+            Ok((w as usize, h as usize))
+        }
+    })
+    .with_context(|| format!("{}", path.display()))
+}
+
+/// Resizes RGB images to a fixed size; keep one per thread (it reuses its buffers).
+pub struct RgbResizer {
+    resizer: Resizer,
+    options: ResizeOptions,
+}
+
+impl Default for RgbResizer {
+    fn default() -> Self {
+        RgbResizer { resizer: Resizer::new(), options: ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)) }
+    }
+}
+
+impl RgbResizer {
+    /// Resizes `img` to `height`×`width` (no aspect-preserving crop: the paper squashes the
+    /// 178×218 CelebA crop to 224×224) into `out` (height·width·3 bytes).
+    pub fn resize_into(&mut self, img: &Rgb, height: usize, width: usize, out: &mut [u8]) -> Result<()> {
+        if out.len() != height * width * 3 {
+            bail!("output buffer of {} bytes for {height}×{width}×3", out.len());
+        }
+        if img.width == width && img.height == height {
+            out.copy_from_slice(&img.pixels);
+            return Ok(());
+        }
+        let src = ImageRef::new(img.width as u32, img.height as u32, &img.pixels, PixelType::U8x3).map_err(|e| anyhow!("{e:?}"))?;
+        let mut dst = Image::from_slice_u8(width as u32, height as u32, out, PixelType::U8x3).map_err(|e| anyhow!("{e:?}"))?;
+        self.resizer.resize(&src, &mut dst, &self.options).map_err(|e| anyhow!("resize failed: {e:?}"))?;
+        Ok(())
+    }
+}
+
+/// Reads, decodes and resizes one image file into `out` (HWC RGB bytes).
+pub fn load_resized(path: &Path, height: usize, width: usize, resizer: &mut RgbResizer, out: &mut [u8]) -> Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let img = decode_rgb(&bytes).with_context(|| format!("{}", path.display()))?;
+    resizer.resize_into(&img, height, width, out).with_context(|| format!("{}", path.display()))
+}
+
+/// HWC RGB bytes → CHW floats, `(x/255 − mean) / std` per channel.
+pub fn normalise_chw(hwc: &[u8], mean: [f32; 3], std: [f32; 3], out: &mut [f32]) {
+    let n = hwc.len() / 3;
+    let scale: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * std[c]));
+    let shift: [f32; 3] = std::array::from_fn(|c| mean[c] / std[c]);
+    let (r, rest) = out.split_at_mut(n);
+    let (g, b) = rest.split_at_mut(n);
+    for (i, px) in hwc.chunks_exact(3).enumerate() {
+        r[i] = px[0] as f32 * scale[0] - shift[0];
+        g[i] = px[1] as f32 * scale[1] - shift[1];
+        b[i] = px[2] as f32 * scale[2] - shift[2];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_resize_normalise() {
+        let mut img = image::RgbImage::new(40, 50);
+        for (x, y, p) in img.enumerate_pixels_mut() {
+            *p = image::Rgb([(x * 6) as u8, (y * 5) as u8, 128]);
+        }
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95).encode_image(&img).unwrap();
+        let rgb = decode_rgb(&jpeg).unwrap();
+        assert_eq!((rgb.width, rgb.height), (40, 50));
+        let mut out = vec![0u8; 16 * 8 * 3];
+        RgbResizer::default().resize_into(&rgb, 16, 8, &mut out).unwrap();
+        // Blue stays ~128 everywhere; red grows left to right.
+        assert!(out.chunks(3).all(|p| (p[2] as i32 - 128).abs() < 8));
+        assert!(out[3 * 7] as i32 > out[0] as i32 + 100);
+        let mut f = vec![0f32; 16 * 8 * 3];
+        normalise_chw(&out, IMAGENET_MEAN, IMAGENET_STD, &mut f);
+        let want = (out[2] as f32 / 255.0 - IMAGENET_MEAN[2]) / IMAGENET_STD[2];
+        assert!((f[2 * 128] - want).abs() < 1e-5);
+        // A truncated JPEG may decode (grey-filled) or fail, but must not panic.
+        let _ = decode_rgb(&jpeg[..jpeg.len() / 3]);
+        assert!(decode_rgb(b"\xFF\xD8garbage").is_err());
+        assert!(decode_rgb(b"not an image").is_err());
+    }
+}

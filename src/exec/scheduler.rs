@@ -1,0 +1,371 @@
+//! The scheduler: walks the DAG, skips stages whose key is cached, launches the others on an
+//! executor within `--jobs` and resource slots, publishes what they wrote, and stops cleanly on
+//! failure or Ctrl-C. It never knows what a stage does.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::local::{Executor, Job};
+use super::materialize;
+use super::progress::Progress;
+use super::{Resolved, Resolver};
+use crate::cache::records::StageRecord;
+use crate::cache::{Attempt, Cache, Entry, KeyParts};
+use crate::pipeline::{Input, Pipeline};
+use crate::stages::{InputItem, StageContext};
+
+/// What `awmt run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Most stages at a time.
+    pub jobs: usize,
+    /// Stages to bring up to date (a selection plus everything it needs).
+    pub selected: Vec<bool>,
+    /// Stages to rerun even when cached.
+    pub force: Vec<bool>,
+    pub dry_run: bool,
+    /// Keep launching independent stages after a failure.
+    pub keep_going: bool,
+    /// `reports/` root; user-facing outputs go to `<reports>/<pipeline>/<stage>/`.
+    pub reports_dir: Option<PathBuf>,
+    pub cpus: usize,
+    pub gpus: usize,
+    pub mem: u64,
+}
+
+/// How one stage ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageOutcome {
+    pub name: String,
+    pub kind: String,
+    /// `ran`, `cached`, `failed`, `skipped`, or `would_run` (dry run).
+    pub status: String,
+    pub key: Option<String>,
+    pub seconds: f64,
+    #[serde(skip)]
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub log: Option<PathBuf>,
+}
+
+pub struct RunSummary {
+    pub stages: Vec<StageOutcome>,
+    pub interrupted: bool,
+}
+
+impl RunSummary {
+    pub fn count(&self, status: &str) -> usize {
+        self.stages.iter().filter(|s| s.status == status).count()
+    }
+    pub fn ok(&self) -> bool {
+        !self.interrupted && self.stages.iter().all(|s| s.status == "ran" || s.status == "cached" || s.status == "would_run")
+    }
+}
+
+enum State {
+    Waiting,
+    Running { attempt: Option<Attempt>, parts: KeyParts, key: String },
+    Done,
+    WouldRun,
+    Failed,
+    Skipped,
+}
+
+/// Runs the selected stages of `pipeline`.
+pub fn run(
+    pipeline: &Pipeline,
+    cache: &Cache,
+    executor: &mut dyn Executor,
+    opts: &RunOptions,
+    progress: &mut Progress,
+    interrupted: &AtomicBool,
+) -> Result<RunSummary> {
+    let n = pipeline.stages.len();
+    let resolver = Resolver::new(pipeline, cache);
+    let mut record = cache.load_record(&pipeline.name);
+    let mut states: Vec<State> = (0..n).map(|_| State::Waiting).collect();
+    let mut entries: Vec<Option<Entry>> = vec![None; n];
+    let mut outcomes: Vec<Option<StageOutcome>> = vec![None; n];
+    let (mut used_cpus, mut used_gpus, mut used_mem, mut running) = (0usize, 0usize, 0u64, 0usize);
+    let mut stop_launching = false;
+    let mut held: std::collections::HashMap<usize, (usize, usize, u64)> = std::collections::HashMap::new();
+    let mut cancelled = false;
+    let total = opts.selected.iter().filter(|&&s| s).count();
+    progress.begin(total);
+
+    loop {
+        if interrupted.load(Ordering::SeqCst) && !cancelled {
+            progress.message("interrupted: stopping running stages (nothing partial is published)");
+            executor.cancel();
+            cancelled = true;
+            stop_launching = true;
+        }
+        // Move every stage that can move.
+        let mut moved = true;
+        while moved {
+            moved = false;
+            for &i in &pipeline.dag.order {
+                if !opts.selected[i] || !matches!(states[i], State::Waiting) {
+                    continue;
+                }
+                let stage = &pipeline.stages[i];
+                let ups = &stage.upstream;
+                if ups.iter().any(|&u| matches!(states[u], State::Failed | State::Skipped)) {
+                    states[i] = State::Skipped;
+                    outcomes[i] = Some(outcome(pipeline, i, "skipped", None, 0.0));
+                    progress.finish(outcomes[i].as_ref().expect("set above"));
+                    moved = true;
+                    continue;
+                }
+                if ups.iter().any(|&u| matches!(states[u], State::WouldRun)) {
+                    states[i] = State::WouldRun;
+                    outcomes[i] = Some(outcome(pipeline, i, "would_run", None, 0.0));
+                    progress.finish(outcomes[i].as_ref().expect("set above"));
+                    moved = true;
+                    continue;
+                }
+                if !ups.iter().all(|&u| matches!(states[u], State::Done)) || stop_launching {
+                    continue;
+                }
+                let parts = match resolver.resolve(i, &entries) {
+                    Ok(Resolved::Key(p)) => p,
+                    Ok(Resolved::Blocked(_)) => continue,
+                    Err(e) => {
+                        states[i] = State::Failed;
+                        let mut o = outcome(pipeline, i, "failed", None, 0.0);
+                        o.error = Some(format!("{e:#}"));
+                        progress.finish(&o);
+                        outcomes[i] = Some(o);
+                        stop_launching |= !opts.keep_going;
+                        moved = true;
+                        continue;
+                    }
+                };
+                let key = parts.key();
+                if !opts.force[i] {
+                    if let Some(entry) = resolver.usable_entry(&key)? {
+                        let seconds = entry.manifest.seconds;
+                        if !opts.dry_run {
+                            if let Err(e) = materialize::all(pipeline, i, &entry, opts.reports_dir.as_deref(), &resolver.index) {
+                                states[i] = State::Failed;
+                                let mut o = outcome(pipeline, i, "failed", Some(key), 0.0);
+                                o.error = Some(format!("restoring outputs: {e:#}"));
+                                progress.finish(&o);
+                                outcomes[i] = Some(o);
+                                stop_launching |= !opts.keep_going;
+                                moved = true;
+                                continue;
+                            }
+                        }
+                        record.stages.insert(stage.name.clone(), StageRecord { key: key.clone(), parts, status: "cached".into(), seconds });
+                        let o = outcome(pipeline, i, "cached", Some(key), 0.0);
+                        progress.finish(&o);
+                        outcomes[i] = Some(o);
+                        entries[i] = Some(entry.clone());
+                        states[i] = State::Done;
+                        moved = true;
+                        continue;
+                    }
+                }
+                if opts.dry_run {
+                    states[i] = State::WouldRun;
+                    let o = outcome(pipeline, i, "would_run", Some(key), 0.0);
+                    progress.finish(&o);
+                    outcomes[i] = Some(o);
+                    moved = true;
+                    continue;
+                }
+                // Resources: always let one stage run, however large its request.
+                // Resources: always let one stage run, however large its request. Stages handed
+                // to a cluster count only against --jobs: the cluster schedules its own slots.
+                let res = stage.resources;
+                let remote = executor.publishes(stage.executor.as_deref());
+                let cpus = if remote { 0 } else { res.cpus.min(opts.cpus).max(1) };
+                let (gpus, mem) = if remote { (0, 0) } else { (res.gpus, res.mem) };
+                let fits = running == 0
+                    || (running < opts.jobs
+                        && used_cpus + cpus <= opts.cpus
+                        && (gpus == 0 || used_gpus + gpus <= opts.gpus.max(1))
+                        && (mem == 0 || used_mem + mem <= opts.mem));
+                if !fits {
+                    continue;
+                }
+                let (attempt, work) = if executor.publishes(stage.executor.as_deref()) {
+                    (None, None)
+                } else {
+                    let attempt = cache.begin(&key)?;
+                    let ctx = context(pipeline, i, &entries, &attempt, cache, &key, cpus, gpus)?;
+                    let file = attempt.dir.join("context.json");
+                    (Some(attempt), Some((ctx, file)))
+                };
+                let job = Job {
+                    index: i,
+                    kind: stage.kind,
+                    name: stage.name.clone(),
+                    group: stage.group.clone(),
+                    key: key.clone(),
+                    resources: stage.resources,
+                    slurm: stage.slurm.clone(),
+                    work,
+                };
+                progress.start(i, &stage.name, stage.kind.name());
+                if let Err(e) = executor.launch(job) {
+                    attempt.map(Attempt::discard);
+                    states[i] = State::Failed;
+                    let mut o = outcome(pipeline, i, "failed", Some(key), 0.0);
+                    o.error = Some(format!("{e:#}"));
+                    progress.finish(&o);
+                    outcomes[i] = Some(o);
+                    stop_launching |= !opts.keep_going;
+                    moved = true;
+                    continue;
+                }
+                used_cpus += cpus;
+                used_gpus += gpus;
+                used_mem += mem;
+                running += 1;
+                held.insert(i, (cpus, gpus, mem));
+                states[i] = State::Running { attempt, parts, key };
+                moved = true;
+            }
+        }
+        if running == 0 {
+            break;
+        }
+        if let Some(line) = executor.state_line() {
+            progress.set_state(&line);
+        }
+        let Some(done) = executor.wait(Duration::from_millis(100)) else { continue };
+        let i = done.index;
+        let stage = &pipeline.stages[i];
+        let (c, g, m) = held.remove(&i).unwrap_or_default();
+        used_cpus -= c;
+        used_gpus -= g;
+        used_mem -= m;
+        running -= 1;
+        let State::Running { attempt, parts, key } = std::mem::replace(&mut states[i], State::Waiting) else {
+            continue;
+        };
+        let log = cache.log_path(&key);
+        let published = match (done.result, cancelled) {
+            (Ok(()), false) => match done.published {
+                Some(e) => Ok(e),
+                None => match attempt {
+                    Some(a) => cache.publish(a, &stage.name, &parts, done.seconds),
+                    None => Err(anyhow::anyhow!("the executor returned no output")),
+                },
+            },
+            (Ok(()), true) => {
+                attempt.map(Attempt::discard);
+                Err(anyhow::anyhow!("interrupted"))
+            }
+            (Err(e), _) => {
+                attempt.map(Attempt::discard);
+                Err(e)
+            }
+        };
+        match published.and_then(|entry| {
+            materialize::all(pipeline, i, &entry, opts.reports_dir.as_deref(), &resolver.index)?;
+            Ok(entry)
+        }) {
+            Ok(entry) => {
+                let _ = std::fs::remove_dir_all(cache.scratch_dir(&key));
+                record.stages.insert(stage.name.clone(), StageRecord { key: key.clone(), parts, status: "ran".into(), seconds: done.seconds });
+                let o = outcome(pipeline, i, "ran", Some(key), done.seconds);
+                progress.finish(&o);
+                outcomes[i] = Some(o);
+                entries[i] = Some(entry.clone());
+                states[i] = State::Done;
+            }
+            Err(e) => {
+                states[i] = State::Failed;
+                let mut o = outcome(pipeline, i, "failed", Some(key), done.seconds);
+                o.error = Some(if cancelled { "interrupted".to_string() } else { format!("{e:#}") });
+                o.log = Some(log);
+                progress.finish(&o);
+                outcomes[i] = Some(o);
+                stop_launching |= !opts.keep_going;
+            }
+        }
+    }
+    // Whatever never started was skipped (after a failure or an interrupt).
+    for &i in &pipeline.dag.order {
+        if opts.selected[i] && matches!(states[i], State::Waiting) {
+            let o = outcome(pipeline, i, "skipped", None, 0.0);
+            progress.finish(&o);
+            outcomes[i] = Some(o);
+        }
+    }
+    resolver.index.save().ok();
+    if !opts.dry_run {
+        cache.save_record(&pipeline.name, &record)?;
+    }
+    progress.end();
+    Ok(RunSummary {
+        stages: pipeline.dag.order.iter().filter_map(|&i| outcomes[i].take()).collect(),
+        interrupted: cancelled,
+    })
+}
+
+fn outcome(p: &Pipeline, i: usize, status: &str, key: Option<String>, seconds: f64) -> StageOutcome {
+    let s = &p.stages[i];
+    StageOutcome { name: s.name.clone(), kind: s.kind.name().to_string(), status: status.to_string(), key, seconds, error: None, log: None }
+}
+
+/// The context a stage runs with: resolved input paths, its attempt's output directory, its
+/// scratch directory and log.
+#[allow(clippy::too_many_arguments)]
+pub fn context(
+    pipeline: &Pipeline,
+    i: usize,
+    entries: &[Option<Entry>],
+    attempt: &Attempt,
+    cache: &Cache,
+    key: &str,
+    threads: usize,
+    gpus: usize,
+) -> Result<StageContext> {
+    let stage = &pipeline.stages[i];
+    let mut inputs = std::collections::BTreeMap::new();
+    for (slot, items) in &stage.inputs {
+        let mut list = Vec::new();
+        for item in items {
+            match item {
+                Input::Stage(u) => {
+                    let entry = entries[*u].as_ref().ok_or_else(|| anyhow::anyhow!("upstream stage has no entry"))?;
+                    list.push(InputItem { path: entry.out_dir(), stage: Some(pipeline.stages[*u].name.clone()) });
+                }
+                Input::Path { abs, .. } => list.push(InputItem { path: abs.clone(), stage: None }),
+            }
+        }
+        inputs.insert(slot.clone(), list);
+    }
+    // A kind with a `run_record` slot gets the run's provenance; it is not part of the key.
+    if stage.kind.input_slots().iter().any(|s| s.name == "run_record") {
+        let path = attempt.dir.join("run_record.json");
+        let record = super::materialize::run_record(pipeline, entries);
+        std::fs::write(&path, serde_json::to_vec_pretty(&record)?)?;
+        inputs.insert("run_record".to_string(), vec![InputItem { path, stage: None }]);
+    }
+    let scratch = cache.scratch_dir(key);
+    std::fs::create_dir_all(&scratch)?;
+    let log = cache.log_path(key);
+    std::fs::write(&log, b"")?;
+    Ok(StageContext {
+        stage: stage.name.clone(),
+        pipeline: pipeline.name.clone(),
+        kind: stage.kind.name().to_string(),
+        params: stage.params.clone(),
+        inputs,
+        out_dir: attempt.out_dir(),
+        scratch_dir: scratch,
+        work_dir: stage.work_dir.clone(),
+        threads,
+        gpus,
+        log,
+    })
+}

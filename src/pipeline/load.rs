@@ -1,0 +1,966 @@
+//! From pipeline text to concrete stages: parse, check keys and types, interpolate, apply
+//! `extends` and `foreach`, check each kind's parameters, resolve inputs, build the DAG.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde_yaml::{Mapping, Value};
+
+use super::diag::{suggest, Diagnostic, PipelineError, Pos};
+use super::interp::{interpolate_str, interpolate_value, InterpError, Scope};
+use super::spec::{RawPipeline, RawStage, RESOURCE_KEYS, SLURM_KEYS, STAGE_KEYS, TOP_KEYS};
+use super::yaml::{self, Node};
+use super::{dag::Dag, join_lexical, normalize_relative, Input, Pipeline, Stage};
+use crate::stages::{self, Resources, StageKind};
+
+/// The 40 CelebA attributes in the official order, as the built-in variable `celeba_attributes`.
+pub const CELEBA_ATTRIBUTES: [&str; 40] = [
+    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips", "Big_Nose",
+    "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows", "Chubby", "Double_Chin", "Eyeglasses",
+    "Goatee", "Gray_Hair", "Heavy_Makeup", "High_Cheekbones", "Male", "Mouth_Slightly_Open", "Mustache",
+    "Narrow_Eyes", "No_Beard", "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline", "Rosy_Cheeks",
+    "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings", "Wearing_Hat", "Wearing_Lipstick",
+    "Wearing_Necklace", "Wearing_Necktie", "Young",
+];
+
+struct Ctx<'a> {
+    file: &'a Path,
+    text: &'a str,
+    root: Node,
+    diags: Vec<Diagnostic>,
+}
+
+impl<'a> Ctx<'a> {
+    fn diag(&self, pos: Pos, msg: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(self.file, self.text, pos, msg)
+    }
+
+    /// Position of `path` (below the root), falling back to the deepest node found.
+    fn at(&self, path: &[&str]) -> Pos {
+        self.root.locate(path).0
+    }
+
+    /// Position of the first of `chain`'s definitions that has `rel` (for keys inherited through
+    /// `extends`), else the first definition's deepest node.
+    fn at_in_chain(&self, chain: &[String], rel: &[&str]) -> Pos {
+        for def in chain {
+            let mut path = vec!["stages", def.as_str()];
+            path.extend_from_slice(rel);
+            let (pos, found) = self.root.locate(&path);
+            if found {
+                return pos;
+            }
+        }
+        let mut path = vec!["stages", chain[0].as_str()];
+        path.extend_from_slice(rel);
+        self.root.locate(&path).0
+    }
+
+    /// Like `at_in_chain` but for the value, not the key.
+    fn value_in_chain(&self, chain: &[String], rel: &[&str]) -> Pos {
+        for def in chain {
+            let mut path = vec!["stages", def.as_str()];
+            path.extend_from_slice(rel);
+            if let Some(pos) = self.root.value_pos(&path) {
+                return pos;
+            }
+        }
+        self.at_in_chain(chain, rel)
+    }
+
+    fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    /// An interpolation error at the scalar at `value_pos`, with the caret on the `${...}`.
+    fn interp_diag(&self, value_pos: Pos, e: &InterpError) -> Diagnostic {
+        // Find the reference on the scalar's line: the column of `${` after the scalar start.
+        let line = self.text.lines().nth(value_pos.line.saturating_sub(1)).unwrap_or("");
+        let start = value_pos.col.saturating_sub(1);
+        let col = line
+            .char_indices()
+            .skip_while(|(i, _)| *i < start)
+            .map(|(i, _)| i)
+            .find(|&i| line[i..].starts_with("${"))
+            .map(|i| {
+                // Prefer the occurrence at the same offset within the scalar, if quoting shifted it.
+                let by_offset = start + e.offset;
+                if line.get(by_offset..).is_some_and(|s| s.starts_with("${")) {
+                    by_offset
+                } else {
+                    i
+                }
+            });
+        let pos = match col {
+            Some(c) => Pos { line: value_pos.line, col: line[..c].chars().count() + 1 },
+            None => value_pos,
+        };
+        let mut d = self.diag(pos, &e.message).with_width(e.len);
+        if let Some(h) = &e.help {
+            d = d.with_help(h.clone());
+        }
+        d
+    }
+}
+
+/// Loads `file`; `env` supplies environment variables.
+pub fn load(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Pipeline, PipelineError> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        PipelineError::from(Diagnostic {
+            file: file.to_path_buf(),
+            pos: Pos { line: 1, col: 1 },
+            width: 1,
+            message: format!("cannot read the pipeline file: {e}"),
+            help: Some("check the path (it is relative to the current directory)".into()),
+            source_line: None,
+        })
+    })?;
+    let dir = file
+        .parent()
+        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+        .unwrap_or(Path::new("."));
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+
+    let root = match yaml::parse(&text) {
+        Ok(Some(root)) => root,
+        Ok(None) => {
+            return Err(Diagnostic::new(file, &text, Pos { line: 1, col: 1 }, "the pipeline file is empty")
+                .with_help("a pipeline needs at least `stages:`")
+                .into())
+        }
+        Err((pos, msg)) => {
+            let mut d = Diagnostic::new(file, &text, pos, format!("YAML syntax error: {msg}"));
+            let near = text.lines().skip(pos.line.saturating_sub(2)).take(2).any(|l| l.contains("${") && (l.contains('{') || l.contains('[')));
+            if near {
+                d = d.with_help("inside `{...}` or `[...]`, quote values that use `${...}`: `{n: \"${n}\"}`");
+            }
+            return Err(d.into());
+        }
+    };
+    let mut cx = Ctx { file, text: &text, root, diags: Vec::new() };
+
+    for dup in yaml::duplicate_keys(&cx.root) {
+        let in_stages = cx
+            .root
+            .get("stages")
+            .and_then(|s| s.entry(&dup.key))
+            .is_some_and(|(k, _)| k.pos == dup.first);
+        let what = if in_stages { "duplicate stage name" } else { "duplicate key" };
+        let d = cx
+            .diag(dup.second, format!("{what} `{}`", dup.key))
+            .with_help(format!("first defined at line {}; names must be unique", dup.first.line));
+        cx.push(d);
+    }
+    if !cx.diags.is_empty() {
+        return Err(PipelineError { diagnostics: cx.diags });
+    }
+
+    let raw: RawPipeline = match serde_yaml::from_str(&text) {
+        Ok(r) => r,
+        Err(e) => return Err(serde_error(&cx, &e).into()),
+    };
+    let name = raw
+        .name
+        .clone()
+        .unwrap_or_else(|| file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "pipeline".into()));
+
+    // Variables, in order; each may use the ones before it and the environment.
+    let mut builtins: BTreeMap<String, Value> = BTreeMap::new();
+    builtins.insert(
+        "celeba_attributes".into(),
+        Value::Sequence(CELEBA_ATTRIBUTES.iter().map(|s| Value::from(*s)).collect()),
+    );
+    let mut vars: BTreeMap<String, Value> = BTreeMap::new();
+    for (k, v) in &raw.vars {
+        let Some(key) = k.as_str() else { continue };
+        let scope = Scope { layers: vec![&vars, &builtins], env };
+        match interpolate_value(v, &scope) {
+            Ok(val) => {
+                vars.insert(key.to_string(), val);
+            }
+            Err((sub, e)) => {
+                let mut path = vec!["vars", key];
+                path.extend(sub.iter().map(|s| s.as_str()));
+                let pos = cx.root.value_pos(&path).unwrap_or_else(|| cx.at(&path));
+                let d = cx.interp_diag(pos, &e);
+                cx.push(d);
+            }
+        }
+    }
+
+    // Definitions in file order.
+    let def_order: Vec<(String, Pos)> = match cx.root.get("stages").map(|n| &n.value) {
+        Some(yaml::NodeValue::Map(entries)) => {
+            entries.iter().filter_map(|(k, _)| k.as_str().map(|s| (s.to_string(), k.pos))).collect()
+        }
+        _ => Vec::new(),
+    };
+    if def_order.is_empty() {
+        let d = cx.diag(cx.at(&["stages"]), "the pipeline has no stages").with_help("add stages under `stages:`");
+        cx.push(d);
+        return Err(PipelineError { diagnostics: cx.diags });
+    }
+
+    let mut stages: Vec<Stage> = Vec::new();
+    let mut pending: Vec<PendingInputs> = Vec::new();
+    for (def, def_pos) in &def_order {
+        if !valid_name(def) {
+            let d = cx
+                .diag(*def_pos, format!("invalid stage name `{def}`"))
+                .with_help("use letters, digits, `_`, `-` and `.`; `[...]` is added by `foreach`");
+            cx.push(d);
+            continue;
+        }
+        let Some(chain) = extends_chain(&mut cx, &raw, def) else { continue };
+        let merged = chain.iter().rev().fold(RawStage::default(), |acc, d| raw.stages[d].over(&acc));
+        let items = match foreach_items(&mut cx, &merged, &chain, &vars, &builtins, env) {
+            Some(items) => items,
+            None => continue,
+        };
+        for (suffix, bindings) in items {
+            let stage_name = match &suffix {
+                Some(s) => format!("{def}[{s}]"),
+                None => def.clone(),
+            };
+            let scope = Scope { layers: vec![&bindings, &vars, &builtins], env };
+            if let Some((stage, inputs)) = build_stage(&mut cx, &merged, &chain, &stage_name, def, *def_pos, &scope, &dir) {
+                stages.push(stage);
+                pending.push(inputs);
+            }
+        }
+    }
+    // Duplicate expanded names (e.g. a foreach over repeated values).
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut dup_diags = Vec::new();
+    for (i, s) in stages.iter().enumerate() {
+        if let Some(&first) = seen.get(s.name.as_str()) {
+            let _ = first;
+            dup_diags.push(
+                cx.diag(s.pos, format!("stage name `{}` occurs twice after `foreach` expansion", s.name))
+                    .with_help("give each foreach value a distinct name (use a map: `name: value`)"),
+            );
+        } else {
+            seen.insert(&s.name, i);
+        }
+    }
+    cx.diags.extend(dup_diags);
+    if !cx.diags.is_empty() {
+        return Err(PipelineError { diagnostics: cx.diags });
+    }
+
+    resolve_inputs(&mut cx, &mut stages, pending);
+    if !cx.diags.is_empty() {
+        return Err(PipelineError { diagnostics: cx.diags });
+    }
+    let dag = match Dag::build(&stages) {
+        Ok(d) => d,
+        Err(cycle) => {
+            let names: Vec<&str> = cycle.iter().map(|&i| stages[i].name.as_str()).collect();
+            let msg = if names.len() == 1 {
+                format!("stage `{}` depends on itself", names[0])
+            } else {
+                format!("dependency cycle: {} → {}", names.join(" → "), names[0])
+            };
+            let d = cx.diag(stages[cycle[0]].pos, msg).with_help("a stage cannot (indirectly) read its own output");
+            return Err(d.into());
+        }
+    };
+    Ok(Pipeline { name, description: raw.description.clone(), file: file.to_path_buf(), dir, stages, dag })
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Translates a serde_yaml error into a diagnostic with "did you mean".
+fn serde_error(cx: &Ctx, e: &serde_yaml::Error) -> Diagnostic {
+    let pos = e.location().map(|l| Pos { line: l.line(), col: l.column() }).unwrap_or(Pos { line: 1, col: 1 });
+    let msg = e.to_string();
+    // serde_yaml: "stages.a: unknown field `outz`, expected one of `kind`, ... at line 6 column 5"
+    let body = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+    let (context, detail) = match body.split_once(": ") {
+        Some((c, d)) if !c.contains(' ') => (c.to_string(), d.to_string()),
+        _ => (String::new(), body.clone()),
+    };
+    if let Some(rest) = detail.strip_prefix("unknown field `") {
+        let field = rest.split('`').next().unwrap_or("");
+        let (allowed, place) = match context.split('.').collect::<Vec<_>>().as_slice() {
+            [""] => (TOP_KEYS, "at the top level".to_string()),
+            ["stages", stage] => (STAGE_KEYS, format!("in stage `{stage}`")),
+            ["stages", stage, "resources"] => (RESOURCE_KEYS, format!("in `resources` of stage `{stage}`")),
+            ["stages", stage, "slurm"] => (SLURM_KEYS, format!("in `slurm` of stage `{stage}`")),
+            _ => (TOP_KEYS, format!("in `{context}`")),
+        };
+        let help = match suggest(field, allowed.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`? (allowed: {})", allowed.join(", ")),
+            None => format!("allowed keys: {}", allowed.join(", ")),
+        };
+        return cx.diag(pos, format!("unknown key `{field}` {place}")).with_help(help);
+    }
+    if detail.starts_with("missing field `") && context.is_empty() {
+        return cx.diag(pos, format!("the pipeline file has no {}", detail.trim_start_matches("missing field ")));
+    }
+    let place = if context.is_empty() { String::new() } else { format!("`{context}`: ") };
+    cx.diag(pos, format!("{place}{detail}"))
+}
+
+/// The definition followed by its `extends` ancestors; None (after reporting) on a missing base or
+/// a loop.
+fn extends_chain(cx: &mut Ctx, raw: &RawPipeline, def: &str) -> Option<Vec<String>> {
+    let mut chain = vec![def.to_string()];
+    let mut current = def.to_string();
+    while let Some(base) = raw.stages[&current].extends.clone() {
+        let pos = cx.root.value_pos(&["stages", &current, "extends"]).unwrap_or_else(|| cx.at(&["stages", &current]));
+        if !raw.stages.contains_key(&base) {
+            let help = match suggest(&base, raw.stages.keys().map(|s| s.as_str())) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "`extends` names another stage definition in this file".to_string(),
+            };
+            let d = cx.diag(pos, format!("`extends` names unknown stage `{base}`")).with_help(help);
+            cx.push(d);
+            return None;
+        }
+        if chain.contains(&base) {
+            let d = cx.diag(pos, format!("`extends` loop: {} → {base}", chain.join(" → ")));
+            cx.push(d);
+            return None;
+        }
+        chain.push(base.clone());
+        current = base;
+    }
+    Some(chain)
+}
+
+type Bindings = BTreeMap<String, Value>;
+
+/// `foreach:` → (name suffix, variable bindings) per expanded stage; `[(None, {})]` without it.
+fn foreach_items(
+    cx: &mut Ctx,
+    merged: &RawStage,
+    chain: &[String],
+    vars: &Bindings,
+    builtins: &Bindings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<Vec<(Option<String>, Bindings)>> {
+    let Some(spec) = &merged.foreach else { return Some(vec![(None, Bindings::new())]) };
+    let scope = Scope { layers: vec![vars, builtins], env };
+    let spec = match interpolate_value(spec, &scope) {
+        Ok(v) => v,
+        Err((sub, e)) => {
+            let mut rel = vec!["foreach"];
+            rel.extend(sub.iter().map(|s| s.as_str()));
+            let d = cx.interp_diag(cx.value_in_chain(chain, &rel), &e);
+            cx.push(d);
+            return None;
+        }
+    };
+    let Value::Mapping(axes) = spec else {
+        let d = cx
+            .diag(cx.value_in_chain(chain, &["foreach"]), "`foreach` must map a variable to a list or a map of values")
+            .with_help("e.g. `foreach: {attribute: [Smiling, Male]}` or `foreach: {lr: {low: 0.01, high: 0.1}}`");
+        cx.push(d);
+        return None;
+    };
+    let mut items: Vec<(Vec<String>, Bindings)> = vec![(Vec::new(), Bindings::new())];
+    for (var, values) in &axes {
+        let var = var.as_str().unwrap_or_default().to_string();
+        let named: Vec<(String, Value)> = match values {
+            Value::Sequence(seq) => seq.iter().map(|v| (scalar_name(v), v.clone())).collect(),
+            Value::Mapping(m) => m.iter().map(|(k, v)| (scalar_name(k), v.clone())).collect(),
+            _ => {
+                let d = cx
+                    .diag(cx.value_in_chain(chain, &["foreach", &var]), format!("`foreach.{var}` must be a list or a map"))
+                    .with_help("e.g. `[a, b]` or `{low: 0.01, high: 0.1}`");
+                cx.push(d);
+                return None;
+            }
+        };
+        if named.is_empty() {
+            let d = cx.diag(cx.value_in_chain(chain, &["foreach", &var]), format!("`foreach.{var}` is empty"));
+            cx.push(d);
+            return None;
+        }
+        let mut next = Vec::new();
+        for (names, binds) in &items {
+            for (n, v) in &named {
+                let mut names = names.clone();
+                names.push(n.clone());
+                let mut binds = binds.clone();
+                binds.insert(var.clone(), v.clone());
+                // `${var.key}`: the value's name (the map key, or the list value as text).
+                binds.insert(format!("{var}.key"), Value::from(n.clone()));
+                next.push((names, binds));
+            }
+        }
+        items = next;
+    }
+    Some(items.into_iter().map(|(names, b)| (Some(names.join(",")), b)).collect())
+}
+
+fn scalar_name(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+    }
+}
+
+/// Input references of one stage, resolved once every stage name is known.
+struct PendingInputs {
+    chain: Vec<String>,
+    /// (slot, written references, base directory for paths, key path under the stage for errors)
+    slots: Vec<(String, Vec<String>, PathBuf, Vec<String>)>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_stage(
+    cx: &mut Ctx,
+    merged: &RawStage,
+    chain: &[String],
+    name: &str,
+    group: &str,
+    pos: Pos,
+    scope: &Scope,
+    pipeline_dir: &Path,
+) -> Option<(Stage, PendingInputs)> {
+    let errors_before = cx.diags.len();
+    let Some(kind_name) = merged.kind.clone() else {
+        let d = cx
+            .diag(pos, format!("stage `{group}` has no `kind`"))
+            .with_help(format!("set `kind:` to one of: {}", kind_names().join(", ")));
+        cx.push(d);
+        return None;
+    };
+    let Some(kind) = stages::find(&kind_name) else {
+        let kinds = kind_names();
+        let help = match suggest(&kind_name, kinds.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`? (kinds: {})", kinds.join(", ")),
+            None => format!("kinds: {}", kinds.join(", ")),
+        };
+        let d = cx.diag(cx.value_in_chain(chain, &["kind"]), format!("unknown stage kind `{kind_name}`")).with_help(help);
+        cx.push(d);
+        return None;
+    };
+
+    // Interpolates a string field; reports and returns None on error.
+    let interp_string = |cx: &mut Ctx, s: &str, rel: &[&str]| -> Option<String> {
+        match interpolate_str(s, scope) {
+            Ok(Value::String(t)) => Some(t),
+            Ok(other) => Some(crate::util::yaml_scalar_text(&other)),
+            Err(e) => {
+                let d = cx.interp_diag(cx.value_in_chain(chain, rel), &e);
+                cx.push(d);
+                None
+            }
+        }
+    };
+    let interp_value = |cx: &mut Ctx, v: &Value, rel: &[&str]| -> Option<Value> {
+        match interpolate_value(v, scope) {
+            Ok(v) => Some(v),
+            Err((sub, e)) => {
+                let mut path: Vec<&str> = rel.to_vec();
+                path.extend(sub.iter().map(|s| s.as_str()));
+                let d = cx.interp_diag(cx.value_in_chain(chain, &path), &e);
+                cx.push(d);
+                None
+            }
+        }
+    };
+
+    // Working directory.
+    let wdir_rel = match &merged.wdir {
+        Some(w) => interp_string(cx, w, &["wdir"]),
+        None => Some(".".to_string()),
+    }?;
+    let work_dir = join_lexical(pipeline_dir, &wdir_rel);
+
+    let is_command = kind.name() == "command";
+    let mut slots: Vec<(String, Vec<String>, PathBuf, Vec<String>)> = Vec::new();
+    let params_json: serde_json::Value;
+    if is_command {
+        if merged.with.is_some() || merged.inputs.is_some() {
+            let key = if merged.with.is_some() { "with" } else { "inputs" };
+            let d = cx
+                .diag(cx.at_in_chain(chain, &[key]), format!("`{key}` is not used by `kind: command`"))
+                .with_help("command stages take `cmd`, `deps`, `outs`, `params` and `wdir`");
+            cx.push(d);
+        }
+        let Some(cmd) = &merged.cmd else {
+            let d = cx.diag(pos, format!("command stage `{group}` has no `cmd`")).with_help("add `cmd: <shell command>`");
+            cx.push(d);
+            return None;
+        };
+        let cmd = interp_string(cx, cmd, &["cmd"]);
+        let mut outs = Vec::new();
+        for (i, o) in merged.outs.clone().unwrap_or_default().iter().enumerate() {
+            let idx = i.to_string();
+            let Some(o) = interp_string(cx, o, &["outs", &idx]) else { continue };
+            match normalize_relative(&o) {
+                Some(n) if n != "." => outs.push(n),
+                _ => {
+                    let d = cx
+                        .diag(cx.value_in_chain(chain, &["outs", &idx]), format!("output `{o}` is outside the stage's work directory"))
+                        .with_help("outputs are paths relative to the work directory (no absolute paths, no `..` above it)");
+                    cx.push(d);
+                }
+            }
+        }
+        let mut deps = Vec::new();
+        for (i, d) in merged.deps.clone().unwrap_or_default().iter().enumerate() {
+            let idx = i.to_string();
+            if let Some(d) = interp_string(cx, d, &["deps", &idx]) {
+                deps.push(d);
+            }
+        }
+        slots.push(("deps".to_string(), deps, work_dir.clone(), vec!["deps".to_string()]));
+        let mut params = serde_json::Map::new();
+        if let Some(p) = &merged.params {
+            if let Some(Value::Mapping(m)) = interp_value(cx, &Value::Mapping(p.clone()), &["params"]) {
+                for (k, v) in m {
+                    let key = k.as_str().map(str::to_string).unwrap_or_else(|| crate::util::yaml_scalar_text(&k));
+                    params.insert(key, yaml_to_json(&v));
+                }
+            }
+        }
+        let with = serde_json::json!({
+            "cmd": cmd.unwrap_or_default(),
+            "outs": outs,
+            "params": params,
+            "wdir": wdir_rel,
+        });
+        params_json = match kind.check_params(&with) {
+            Ok(p) => p,
+            Err(e) => {
+                let d = cx.diag(pos, e.message);
+                cx.push(d);
+                serde_json::Value::Null
+            }
+        };
+    } else {
+        for key in ["cmd", "deps", "outs", "params"] {
+            let set = match key {
+                "cmd" => merged.cmd.is_some(),
+                "deps" => merged.deps.is_some(),
+                "outs" => merged.outs.is_some(),
+                _ => merged.params.is_some(),
+            };
+            if set {
+                let d = cx
+                    .diag(cx.at_in_chain(chain, &[key]), format!("`{key}` is only used by `kind: command`"))
+                    .with_help(format!("parameters of `kind: {}` go under `with:`", kind.name()));
+                cx.push(d);
+            }
+        }
+        let with = match &merged.with {
+            Some(w) => interp_value(cx, w, &["with"]).map(|v| yaml_to_json(&v)),
+            None => Some(serde_json::Value::Object(Default::default())),
+        };
+        params_json = match with {
+            Some(w) => match kind.check_params(&w) {
+                Ok(p) => p,
+                Err(e) => {
+                    let mut rel_owned: Vec<String> = vec!["with".to_string()];
+                    rel_owned.extend(e.path.iter().cloned());
+                    // An unknown parameter: point at the key itself and suggest.
+                    let mut msg = e.message.clone();
+                    let mut help = None;
+                    if let Some(rest) = e.message.strip_prefix("unknown field `") {
+                        let field = rest.split('`').next().unwrap_or("").to_string();
+                        let expected: Vec<String> =
+                            rest.split('`').skip(1).enumerate().filter(|(i, _)| i % 2 == 1).map(|(_, s)| s.to_string()).collect();
+                        rel_owned.push(field.clone());
+                        msg = format!("unknown parameter `{field}` for `kind: {}`", kind.name());
+                        help = Some(match suggest(&field, expected.iter().map(|s| s.as_str())) {
+                            Some(s) => format!("did you mean `{s}`? (parameters: {})", expected.join(", ")),
+                            None => format!("parameters: {}", expected.join(", ")),
+                        });
+                    } else {
+                        msg = format!("`with{}`: {msg}", e.path.iter().map(|p| format!(".{p}")).collect::<String>());
+                    }
+                    let rel: Vec<&str> = rel_owned.iter().map(|s| s.as_str()).collect();
+                    let mut d = cx.diag(cx.at_in_chain(chain, &rel), msg);
+                    if let Some(h) = help {
+                        d = d.with_help(h);
+                    }
+                    cx.push(d);
+                    serde_json::Value::Null
+                }
+            },
+            None => serde_json::Value::Null,
+        };
+        // Input slots.
+        if let Some(inputs) = &merged.inputs {
+            let allowed: Vec<&str> = kind.input_slots().iter().map(|s| s.name).collect();
+            for (slot_key, refs) in inputs {
+                let slot = slot_key.as_str().unwrap_or_default().to_string();
+                let Some(spec) = kind.input_slots().iter().find(|s| s.name == slot) else {
+                    let help = match suggest(&slot, allowed.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}`? (inputs of `kind: {}`: {})", kind.name(), allowed.join(", ")),
+                        None => format!("inputs of `kind: {}`: {}", kind.name(), allowed.join(", ")),
+                    };
+                    let d = cx.diag(cx.at_in_chain(chain, &["inputs", &slot]), format!("unknown input `{slot}`")).with_help(help);
+                    cx.push(d);
+                    continue;
+                };
+                let Some(value) = interp_value(cx, refs, &["inputs", &slot]) else { continue };
+                let list: Vec<String> = match &value {
+                    Value::Sequence(items) => items.iter().map(scalar_name).collect(),
+                    other => vec![scalar_name(other)],
+                };
+                if !spec.many && list.len() > 1 {
+                    let d = cx
+                        .diag(cx.value_in_chain(chain, &["inputs", &slot]), format!("input `{slot}` takes one reference, got {}", list.len()));
+                    cx.push(d);
+                    continue;
+                }
+                slots.push((slot.clone(), list, pipeline_dir.to_path_buf(), vec!["inputs".to_string(), slot.clone()]));
+            }
+        }
+        for spec in kind.input_slots() {
+            if spec.required && !slots.iter().any(|(s, ..)| s == spec.name) {
+                let d = cx
+                    .diag(pos, format!("stage `{group}` (kind `{}`) needs input `{}`", kind.name(), spec.name))
+                    .with_help(format!("add `inputs: {{{}: <stage or path>}}`", spec.name));
+                cx.push(d);
+            }
+        }
+    }
+
+    let resources = resources(cx, merged, chain, scope, kind, &params_json);
+    let executor = match &merged.executor {
+        Some(e) => {
+            let e = interp_string(cx, e, &["executor"]);
+            if let Some(e) = &e {
+                if e != "local" && e != "slurm" {
+                    let d = cx.diag(cx.value_in_chain(chain, &["executor"]), format!("unknown executor `{e}`")).with_help("use `local` or `slurm`");
+                    cx.push(d);
+                }
+            }
+            e
+        }
+        None => None,
+    };
+    let mut slurm = BTreeMap::new();
+    if let Some(m) = &merged.slurm {
+        if let Some(Value::Mapping(m)) = interp_value(cx, &Value::Mapping(m.clone()), &["slurm"]) {
+            for (k, v) in m {
+                let k = k.as_str().unwrap_or_default().to_string();
+                if !SLURM_KEYS.contains(&k.as_str()) {
+                    let help = match suggest(&k, SLURM_KEYS.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("allowed: {}", SLURM_KEYS.join(", ")),
+                    };
+                    let d = cx.diag(cx.at_in_chain(chain, &["slurm", &k]), format!("unknown slurm setting `{k}`")).with_help(help);
+                    cx.push(d);
+                    continue;
+                }
+                let text = match &v {
+                    Value::Sequence(items) => items.iter().map(scalar_name).collect::<Vec<_>>().join(" "),
+                    other => scalar_name(other),
+                };
+                slurm.insert(k, text);
+            }
+        }
+    }
+
+    if cx.diags.len() > errors_before {
+        return None;
+    }
+    let stage = Stage {
+        name: name.to_string(),
+        group: group.to_string(),
+        kind,
+        params: params_json,
+        inputs: BTreeMap::new(),
+        upstream: Vec::new(),
+        resources,
+        work_dir,
+        executor,
+        slurm,
+        pos,
+    };
+    Some((stage, PendingInputs { chain: chain.to_vec(), slots }))
+}
+
+fn kind_names() -> Vec<&'static str> {
+    stages::registry().iter().map(|k| k.name()).collect()
+}
+
+fn resources(
+    cx: &mut Ctx,
+    merged: &RawStage,
+    chain: &[String],
+    scope: &Scope,
+    kind: &dyn StageKind,
+    params: &serde_json::Value,
+) -> Resources {
+    let mut r = kind.default_resources(params);
+    let Some(map) = &merged.resources else { return r };
+    let map = match interpolate_value(&Value::Mapping(map.clone()), scope) {
+        Ok(Value::Mapping(m)) => m,
+        Ok(_) => Mapping::new(),
+        Err((sub, e)) => {
+            let mut rel = vec!["resources"];
+            rel.extend(sub.iter().map(|s| s.as_str()));
+            let d = cx.interp_diag(cx.value_in_chain(chain, &rel), &e);
+            cx.push(d);
+            return r;
+        }
+    };
+    for (k, v) in &map {
+        let key = k.as_str().unwrap_or_default();
+        let bad = |cx: &mut Ctx, what: &str| {
+            let d = cx.diag(cx.value_in_chain(chain, &["resources", key]), format!("`resources.{key}` must be {what}"));
+            cx.push(d);
+        };
+        match key {
+            "cpus" => match v {
+                Value::Number(n) if n.as_u64().is_some_and(|n| n >= 1) => r.cpus = n.as_u64().unwrap_or(1) as usize,
+                Value::String(s) if s == "all" => r.cpus = usize::MAX,
+                _ => bad(cx, "a whole number ≥ 1, or `all`"),
+            },
+            "gpus" => match v.as_u64() {
+                Some(n) => r.gpus = n as usize,
+                None => bad(cx, "a whole number ≥ 0"),
+            },
+            "mem" => match parse_mem(v) {
+                Some(b) => r.mem = b,
+                None => bad(cx, "a size such as `512M`, `4G` or a number of bytes"),
+            },
+            _ => {
+                let help = match suggest(key, RESOURCE_KEYS.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("allowed: {}", RESOURCE_KEYS.join(", ")),
+                };
+                let d = cx.diag(cx.at_in_chain(chain, &["resources", key]), format!("unknown resource `{key}`")).with_help(help);
+                cx.push(d);
+            }
+        }
+    }
+    r
+}
+
+/// `512M`, `4G`, `1.5G`, `100K` or a plain number of bytes.
+pub fn parse_mem(v: &Value) -> Option<u64> {
+    if let Some(n) = v.as_u64() {
+        return Some(n);
+    }
+    let s = v.as_str()?.trim();
+    let (num, mult) = match s.chars().last()? {
+        'K' | 'k' => (&s[..s.len() - 1], 1u64 << 10),
+        'M' | 'm' => (&s[..s.len() - 1], 1 << 20),
+        'G' | 'g' => (&s[..s.len() - 1], 1 << 30),
+        'T' | 't' => (&s[..s.len() - 1], 1 << 40),
+        _ => (s, 1),
+    };
+    let x: f64 = num.trim().parse().ok()?;
+    (x >= 0.0).then(|| (x * mult as f64) as u64)
+}
+
+/// serde_yaml value → JSON value (mapping keys become strings).
+pub fn yaml_to_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                serde_json::Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                serde_json::Value::from(u)
+            } else {
+                serde_json::Number::from_f64(n.as_f64().unwrap_or(0.0)).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
+            }
+        }
+        Value::String(s) => serde_json::Value::String(s.clone()),
+        Value::Sequence(items) => serde_json::Value::Array(items.iter().map(yaml_to_json).collect()),
+        Value::Mapping(m) => serde_json::Value::Object(
+            m.iter().map(|(k, v)| (k.as_str().map(str::to_string).unwrap_or_else(|| scalar_name(k)), yaml_to_json(v))).collect(),
+        ),
+        Value::Tagged(t) => yaml_to_json(&t.value),
+    }
+}
+
+/// Wildcard match where only `*` and `?` are special (stage names contain `[` and `]`).
+pub fn wildcard(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// Stages matching a reference: exact name, group, `group.*`, or wildcard.
+pub fn match_stages(stages: &[Stage], pattern: &str) -> Vec<usize> {
+    if let Some(i) = stages.iter().position(|s| s.name == pattern) {
+        return vec![i];
+    }
+    let group: Vec<usize> = stages.iter().enumerate().filter(|(_, s)| s.group == pattern && s.name != s.group).map(|(i, _)| i).collect();
+    if !group.is_empty() {
+        return group;
+    }
+    if let Some(g) = pattern.strip_suffix(".*") {
+        let members: Vec<usize> = stages.iter().enumerate().filter(|(_, s)| s.group == g).map(|(i, _)| i).collect();
+        if !members.is_empty() {
+            return members;
+        }
+    }
+    if pattern.contains('*') || pattern.contains('?') {
+        return stages.iter().enumerate().filter(|(_, s)| wildcard(pattern, &s.name)).map(|(i, _)| i).collect();
+    }
+    Vec::new()
+}
+
+/// Resolves every stage's input references and sets `upstream`.
+fn resolve_inputs(cx: &mut Ctx, stages: &mut [Stage], pending: Vec<PendingInputs>) {
+    // Which stage produces which workspace path (command `outs`).
+    let mut producers: Vec<(PathBuf, usize)> = Vec::new();
+    for (i, s) in stages.iter().enumerate() {
+        for (_, ws) in s.kind.workspace_outputs(&s.params) {
+            let abs = join_lexical(&s.work_dir, &ws);
+            if let Some((_, other)) = producers.iter().find(|(p, _)| *p == abs) {
+                let d = cx
+                    .diag(s.pos, format!("`{ws}` is an output of both `{}` and `{}`", stages[*other].name, s.name))
+                    .with_help("each path may be written by one stage only");
+                cx.push(d);
+            }
+            producers.push((abs, i));
+        }
+    }
+    let producer_of = |abs: &Path| -> Vec<usize> {
+        producers.iter().filter(|(p, _)| p.starts_with(abs) || abs.starts_with(p)).map(|(_, i)| *i).collect()
+    };
+
+    for (i, p) in pending.into_iter().enumerate() {
+        let mut inputs: BTreeMap<String, Vec<Input>> = BTreeMap::new();
+        let mut upstream: BTreeSet<usize> = BTreeSet::new();
+        for (slot, refs, base, keypath) in p.slots {
+            let mut resolved = Vec::new();
+            for (j, r) in refs.iter().enumerate() {
+                let idx = j.to_string();
+                let mut rel: Vec<&str> = keypath.iter().map(|s| s.as_str()).collect();
+                let is_list = cx.root.node_at(&{
+                    let mut full = vec!["stages", p.chain[0].as_str()];
+                    full.extend(rel.iter().copied());
+                    full
+                }).is_some_and(|n| matches!(n.value, yaml::NodeValue::Seq(_)));
+                if is_list || slot == "deps" {
+                    rel.push(&idx);
+                }
+                let pos = cx.value_in_chain(&p.chain, &rel);
+                let (want_stage, want_path, text) = if let Some(t) = r.strip_prefix("stage:") {
+                    (true, false, t)
+                } else if let Some(t) = r.strip_prefix("file:") {
+                    (false, true, t)
+                } else {
+                    (slot != "deps", true, r.as_str())
+                };
+                let matched = if want_stage { match_stages(stages, text) } else { Vec::new() };
+                let abs = join_lexical(&base, text);
+                let path_exists = want_path && abs.exists();
+                let produced = if want_path { producer_of(&abs) } else { Vec::new() };
+                if !matched.is_empty() && (path_exists || !produced.is_empty()) && !r.starts_with("stage:") {
+                    let d = cx
+                        .diag(pos, format!("`{text}` is ambiguous: it names both a stage and a file"))
+                        .with_help(format!("write `stage:{text}` or `file:{text}`"));
+                    cx.push(d);
+                    continue;
+                }
+                if !matched.is_empty() {
+                    if matched.contains(&i) {
+                        let d = cx.diag(pos, format!("stage `{}` cannot read its own output", stages[i].name));
+                        cx.push(d);
+                        continue;
+                    }
+                    for m in matched {
+                        upstream.insert(m);
+                        resolved.push(Input::Stage(m));
+                    }
+                    continue;
+                }
+                if want_path && (path_exists || !produced.is_empty()) {
+                    upstream.extend(produced.iter().copied().filter(|&u| u != i));
+                    let rel_text = normalize_relative(text).unwrap_or_else(|| text.to_string());
+                    resolved.push(Input::Path { rel: rel_text, abs });
+                    continue;
+                }
+                if want_path && (text.contains('*') || text.contains('?')) {
+                    let pattern = abs.to_string_lossy().into_owned();
+                    let mut files: Vec<PathBuf> = glob::glob(&pattern).map(|g| g.filter_map(Result::ok).collect()).unwrap_or_default();
+                    files.sort();
+                    if !files.is_empty() {
+                        for f in files {
+                            let rel_text = f.strip_prefix(&base).map(|r| r.to_string_lossy().into_owned()).unwrap_or_else(|_| f.to_string_lossy().into_owned());
+                            resolved.push(Input::Path { rel: rel_text, abs: f });
+                        }
+                        continue;
+                    }
+                }
+                let names: Vec<&str> = stages.iter().map(|s| s.name.as_str()).chain(stages.iter().map(|s| s.group.as_str())).collect();
+                let (msg, help) = if want_stage && !want_path {
+                    (format!("no stage named `{text}`"), suggest(text, names.iter().copied()).map(|s| format!("did you mean `{s}`?")))
+                } else if slot == "deps" {
+                    (
+                        format!("dependency `{text}` does not exist and no stage produces it"),
+                        Some("create the file, or add the stage that writes it (its `outs`)".to_string()),
+                    )
+                } else {
+                    (
+                        format!("`{text}` is neither a stage nor an existing file"),
+                        Some(match suggest(text, names.iter().copied()) {
+                            Some(s) => format!("did you mean stage `{s}`?"),
+                            None => format!("stage names: {}", stages.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")),
+                        }),
+                    )
+                };
+                let mut d = cx.diag(pos, msg);
+                if let Some(h) = help {
+                    d = d.with_help(h);
+                }
+                cx.push(d);
+            }
+            inputs.insert(slot, resolved);
+        }
+        stages[i].inputs = inputs;
+        stages[i].upstream = upstream.into_iter().collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_treats_brackets_literally() {
+        assert!(wildcard("eval[*]", "eval[basic]"));
+        assert!(wildcard("sep*", "separate[Smiling]"));
+        assert!(!wildcard("eval[*]", "evalx"));
+        assert!(wildcard("a?c", "abc"));
+    }
+
+    #[test]
+    fn mem_sizes() {
+        assert_eq!(parse_mem(&Value::from("4G")), Some(4 << 30));
+        assert_eq!(parse_mem(&Value::from("512M")), Some(512 << 20));
+        assert_eq!(parse_mem(&Value::from(100)), Some(100));
+        assert_eq!(parse_mem(&Value::from("lots")), None);
+    }
+}

@@ -1,0 +1,157 @@
+//! `--executor slurm` on a real one-node cluster (tests/slurm/up.sh): same keys and bytes as the
+//! local executor, job arrays for foreach groups, nothing submitted when cached, failures with
+//! their log tail, and no job left behind after Ctrl-C. Skipped, saying why, where Slurm cannot
+//! be installed or started (it needs root and Debian's packages).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{stderr, Project};
+
+const PIPELINE: &str = r#"
+name: slurmtest
+stages:
+  prep:
+    kind: command
+    cmd: seq 1 20 > numbers.txt
+    outs: [numbers.txt]
+  work:
+    kind: command
+    foreach: {n: [1, 2, 3, 4, 5, 6, 7, 8]}
+    cmd: awk -v n=${n} '{ s += $1 * n } END { print n, s }' numbers.txt > work-${n}.txt
+    deps: [numbers.txt]
+    outs: ["work-${n}.txt"]
+  gather:
+    kind: command
+    cmd: cat work-*.txt > gathered.txt
+    deps: [work-1.txt, work-2.txt, work-3.txt, work-4.txt, work-5.txt, work-6.txt, work-7.txt, work-8.txt]
+    outs: [gathered.txt]
+"#;
+
+fn cluster_up() -> Result<(), String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slurm/up.sh");
+    let out = Command::new("bash").arg(&script).output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+/// Stage name -> (key, bytes of every output file).
+fn published(cache: &Path) -> BTreeMap<String, (String, Vec<(String, Vec<u8>)>)> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(cache.join("stages")).unwrap() {
+        let dir = e.unwrap().path();
+        let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+        let files = m["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let rel = f["path"].as_str().unwrap().to_string();
+                let bytes = std::fs::read(dir.join("out").join(&rel)).unwrap();
+                (rel, bytes)
+            })
+            .collect();
+        out.insert(m["stage"].as_str().unwrap().to_string(), (m["key"].as_str().unwrap().to_string(), files));
+    }
+    out
+}
+
+fn submissions(cache: &Path) -> Vec<std::path::PathBuf> {
+    let mut subs = Vec::new();
+    if let Ok(runs) = std::fs::read_dir(cache.join("slurm")) {
+        for run in runs.flatten() {
+            for sub in std::fs::read_dir(run.path()).into_iter().flatten().flatten() {
+                subs.push(sub.path());
+            }
+        }
+    }
+    subs
+}
+
+fn our_jobs() -> Vec<String> {
+    let out = Command::new("squeue").args(["-h", "-o", "%i %j %T"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains("awmt:")).map(str::to_string).collect()
+}
+
+#[test]
+fn slurm_executor_matches_local() {
+    if let Err(why) = cluster_up() {
+        eprintln!("SKIPPED slurm_executor_matches_local: a Slurm cluster could not be started here:\n{why}");
+        return;
+    }
+
+    // Reference: the local executor.
+    let local = Project::new();
+    local.write("p.yaml", PIPELINE);
+    let out = local.awmt(&["run", "p.yaml", "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reference = published(&local.path("cache"));
+
+    // The same pipeline through Slurm, with an absolute cache path.
+    let p = Project::new();
+    p.write("p.yaml", PIPELINE);
+    let cache = p.path("cache");
+    let cache_arg = cache.to_string_lossy().into_owned();
+    let relative = p.awmt(&["run", "p.yaml", "--executor", "slurm", "--cache", "cache"]);
+    assert_eq!(relative.status.code(), Some(2));
+    assert!(stderr(&relative).contains("absolute path"), "{}", stderr(&relative));
+
+    let (res, out) = p.run_json("p.yaml", &["--executor", "slurm", "--cache", &cache_arg]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(res.values().all(|s| s == "ran"), "{res:?}");
+    assert_eq!(published(&cache), reference, "same keys and bytes as the local executor");
+    assert_eq!(p.read("gathered.txt"), local.read("gathered.txt"));
+    let subs = submissions(&cache);
+    let arrays: Vec<usize> = subs
+        .iter()
+        .map(|s| std::fs::read_to_string(s.join("stages.txt")).unwrap().lines().count())
+        .collect();
+    assert!(arrays.contains(&8), "the foreach went as one job array of 8: {arrays:?}");
+    assert_eq!(subs.len(), 3, "prep, the array, gather");
+
+    // Cached: nothing is submitted.
+    let (res, out) = p.run_json("p.yaml", &["--executor", "slurm", "--cache", &cache_arg]);
+    assert!(out.status.success());
+    assert!(res.values().all(|s| s == "cached"), "{res:?}");
+    assert_eq!(submissions(&cache).len(), 3);
+
+    // A failing job: reported with its log tail; its dependents do not run.
+    let f = Project::new();
+    f.write(
+        "p.yaml",
+        "stages:\n  bad:\n    kind: command\n    cmd: echo 'exploding on purpose' >&2; exit 4\n    outs: [x.txt]\n  after:\n    kind: command\n    cmd: cp x.txt y.txt\n    deps: [x.txt]\n    outs: [y.txt]\n",
+    );
+    let fcache = f.path("cache").to_string_lossy().into_owned();
+    let (res, out) = f.run_json("p.yaml", &["--executor", "slurm", "--cache", &fcache]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(res["bad"], "failed");
+    assert_eq!(res["after"], "skipped");
+    assert!(stderr(&out).contains("exploding on purpose"), "log tail: {}", stderr(&out));
+
+    // Ctrl-C: no job of the run is left in the queue.
+    let c = Project::new();
+    c.write("p.yaml", "stages:\n  long:\n    kind: command\n    cmd: sleep 120 > z.txt\n    outs: [z.txt]\n");
+    let ccache = c.path("cache").to_string_lossy().into_owned();
+    let mut child = c.command(&["run", "p.yaml", "-q", "--executor", "slurm", "--cache", &ccache]).spawn().unwrap();
+    let start = Instant::now();
+    while our_jobs().iter().all(|j| !j.contains("RUNNING")) {
+        assert!(start.elapsed() < Duration::from_secs(60), "the job never started: {:?}", our_jobs());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let start = Instant::now();
+    while our_jobs().iter().any(|j| j.contains("RUNNING") || j.contains("PENDING")) {
+        assert!(start.elapsed() < Duration::from_secs(30), "jobs left: {:?}", our_jobs());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(std::fs::read_dir(c.path("cache/stages")).unwrap().next().is_none(), "nothing published");
+}
