@@ -102,13 +102,35 @@ impl StatIndex {
     /// Hash of a directory tree: every regular file's relative path, size and content hash, in
     /// path order. Stats and hashes run in parallel.
     pub fn tree_hash(&self, root: &Path) -> Result<[u8; 32]> {
+        // Walk the top-level subdirectories in parallel (a dataset is typically a few big
+        // folders), then restore one global path order.
+        let mut top: Vec<PathBuf> = Vec::new();
         let mut files: Vec<PathBuf> = Vec::new();
-        for entry in walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name() {
+        for entry in std::fs::read_dir(root).with_context(|| format!("walking {}", root.display()))? {
             let entry = entry.with_context(|| format!("walking {}", root.display()))?;
-            if entry.file_type().is_file() {
-                files.push(entry.into_path());
+            let path = entry.path();
+            if std::fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false) {
+                top.push(path);
+            } else if std::fs::metadata(&path).map(|m| m.is_file()).unwrap_or(false) {
+                files.push(path);
             }
         }
+        let nested: Vec<Vec<PathBuf>> = top
+            .par_iter()
+            .map(|dir| {
+                let mut found = Vec::new();
+                for entry in walkdir::WalkDir::new(dir).follow_links(true) {
+                    let entry = entry.with_context(|| format!("walking {}", dir.display()))?;
+                    if entry.file_type().is_file() {
+                        found.push(entry.into_path());
+                    }
+                }
+                Ok(found)
+            })
+            .collect::<Result<_>>()?;
+        files.extend(nested.into_iter().flatten());
+        // Byte order of the relative paths: the order the tree hash is defined over.
+        files.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
         let hashes: Vec<(u64, [u8; 32])> = files
             .par_iter()
             .map(|p| {
