@@ -111,3 +111,18 @@ fn missing_pipeline_file_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("nope.yaml") && stderr(&out).contains("cannot read"), "{}", stderr(&out));
 }
+
+#[test]
+fn missing_required_dataset_says_what_to_do() {
+    let p = Project::new();
+    p.write(
+        "real.yaml",
+        "vars:\n  data: ${env:AWMT_TEST_NO_DATA:-data}\nrequires:\n  - path: ${data}/celeba/list_attr_celeba.txt\n    help: download CelebA and lay it out as data/celeba/\nstages:\n  a: {kind: command, cmd: echo}\n",
+    );
+    let out = p.awmt(&["run", "real.yaml"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("real.yaml:4:11"), "{err}");
+    assert!(err.contains("required path `data/celeba/list_attr_celeba.txt` does not exist"), "{err}");
+    assert!(err.contains("help: download CelebA"), "{err}");
+}

@@ -188,6 +188,31 @@ pub fn load(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Pipelin
         }
     }
 
+    // Required paths (real datasets): a missing one is the only error worth showing.
+    for (i, req) in raw.requires.iter().enumerate() {
+        let idx = i.to_string();
+        let scope = Scope { layers: vec![&vars, &builtins], env };
+        let value_pos = cx.root.value_pos(&["requires", &idx, "path"]).unwrap_or_else(|| cx.at(&["requires", &idx]));
+        let path = match interpolate_str(&req.path, &scope) {
+            Ok(v) => crate::util::yaml_scalar_text(&v),
+            Err(e) => {
+                let d = cx.interp_diag(value_pos, &e);
+                cx.push(d);
+                continue;
+            }
+        };
+        if !join_lexical(&dir, &path).exists() {
+            let mut d = cx.diag(value_pos, format!("required path `{path}` does not exist"));
+            if let Some(h) = &req.help {
+                d = d.with_help(h.trim().to_string());
+            }
+            cx.push(d);
+        }
+    }
+    if !cx.diags.is_empty() {
+        return Err(PipelineError { diagnostics: cx.diags });
+    }
+
     // Definitions in file order.
     let def_order: Vec<(String, Pos)> = match cx.root.get("stages").map(|n| &n.value) {
         Some(yaml::NodeValue::Map(entries)) => {

@@ -16,7 +16,20 @@ pub struct RawPipeline {
     /// Variables for `${name}` interpolation, in order (later ones may use earlier ones).
     #[serde(default)]
     pub vars: Mapping,
+    /// Paths that must exist before anything runs (real datasets), each with what to do if not.
+    #[serde(default)]
+    pub requires: Vec<RawRequire>,
     pub stages: BTreeMap<String, RawStage>,
+}
+
+/// One entry of `requires:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequire {
+    /// A file or directory, relative to the pipeline file (may use `${...}`).
+    pub path: String,
+    /// Shown when the path is missing: what to download and how to lay it out.
+    pub help: Option<String>,
 }
 
 /// One stage definition as written (before `extends` and `foreach`).
@@ -48,7 +61,7 @@ pub struct RawStage {
 }
 
 /// Keys allowed at the top level and in a stage, for "did you mean".
-pub const TOP_KEYS: &[&str] = &["name", "description", "vars", "stages"];
+pub const TOP_KEYS: &[&str] = &["name", "description", "vars", "requires", "stages"];
 pub const STAGE_KEYS: &[&str] = &[
     "kind", "description", "extends", "inputs", "with", "foreach", "resources", "executor", "slurm", "cmd", "deps",
     "outs", "params", "wdir",

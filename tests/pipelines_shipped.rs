@@ -1,0 +1,49 @@
+//! The pipelines shipped in `pipelines/` load: the quickstart as is, the real-data ones against a
+//! fake dataset layout; without the data they stop with exit code 2 and say what to download.
+
+mod common;
+
+use std::path::Path;
+
+use common::{stderr, stdout, Project};
+
+fn pipelines_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines")
+}
+
+#[test]
+fn quickstart_loads_and_has_the_expected_stages() {
+    let p = Project::new();
+    let file = pipelines_dir().join("quickstart.yaml");
+    let out = p.awmt(&["dag", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dag = stdout(&out);
+    for stage in ["faces (synth)", "people_split (split)", "faces_awmt (train)", "faces_separate[Smiling] (train)", "people_eval[AWMT] (evaluate)", "table1 (compare)", "table2 (compare)", "report (report)"] {
+        assert!(dag.contains(stage), "{stage} missing from:\n{dag}");
+    }
+}
+
+#[test]
+fn real_data_pipelines_need_their_data() {
+    for (file, folders) in [
+        ("celeba_full.yaml", &["celeba"][..]),
+        ("celeba_fast.yaml", &["celeba"][..]),
+        ("market_full.yaml", &["Market-1501"][..]),
+        ("duke_full.yaml", &["DukeMTMC-reID"][..]),
+        ("table2.yaml", &["Market-1501", "DukeMTMC-reID"][..]),
+    ] {
+        let p = Project::new();
+        let path = pipelines_dir().join(file);
+        let path = path.to_str().unwrap();
+        let missing = p.command(&["dag", path]).env("AWMT_DATA", p.path("nothing-here")).output().unwrap();
+        assert_eq!(missing.status.code(), Some(2), "{file}: {}", stderr(&missing));
+        assert!(stderr(&missing).contains("does not exist") && stderr(&missing).contains("help: download"), "{file}: {}", stderr(&missing));
+
+        for f in folders {
+            std::fs::create_dir_all(p.path(&format!("datasets/{f}"))).unwrap();
+        }
+        let ok = p.command(&["dag", path]).env("AWMT_DATA", p.path("datasets")).output().unwrap();
+        assert!(ok.status.success(), "{file} with a dataset layout: {}", stderr(&ok));
+        assert!(stdout(&ok).contains("(compare)"), "{file}");
+    }
+}
