@@ -1,5 +1,5 @@
-//! `--executor slurm` on a real one-node cluster (tests/slurm/up.sh): same keys and bytes as the
-//! local executor, job arrays for foreach groups, nothing submitted when cached, failures with
+//! `--executor slurm` on a real one-node cluster (tests/slurm/up.sh): a pipeline of command stages
+//! and a foreach of 8 small training stages gives the same keys and bytes as the local executor, job arrays for foreach groups, nothing submitted when cached, failures with
 //! their log tail, and no job left behind after Ctrl-C. Skipped, saying why, where Slurm cannot
 //! be installed or started (it needs root and Debian's packages).
 
@@ -30,6 +30,23 @@ stages:
     cmd: cat work-*.txt > gathered.txt
     deps: [work-1.txt, work-2.txt, work-3.txt, work-4.txt, work-5.txt, work-6.txt, work-7.txt, work-8.txt]
     outs: [gathered.txt]
+  faces:
+    kind: synth
+    with: {style: faces, images: 160, images_per_identity: 8, width: 32, height: 40, seed: 3}
+  faces_split:
+    kind: split
+    inputs: {root: faces}
+    with: {format: celeba, tasks: [Eyeglasses, Wearing_Hat, Male, Smiling, Blond_Hair, No_Beard, Bald, Young]}
+  faces_data:
+    kind: prepare
+    inputs: {split: faces_split, root: faces}
+    with: {size: [16, 16]}
+  sep:
+    kind: train
+    foreach: {task: [Eyeglasses, Wearing_Hat, Male, Smiling, Blond_Hair, No_Beard, Bald, Young]}
+    inputs: {data: faces_data}
+    with: {model: small_cnn, tasks: ["${task}"], iterations: 10, milestones: [5], checkpoint_every: 0, freeze_bn: false}
+    resources: {cpus: 1}
 "#;
 
 fn cluster_up() -> Result<(), String> {
@@ -113,14 +130,15 @@ fn slurm_executor_matches_local() {
         .iter()
         .map(|s| std::fs::read_to_string(s.join("stages.txt")).unwrap().lines().count())
         .collect();
-    assert!(arrays.contains(&8), "the foreach went as one job array of 8: {arrays:?}");
-    assert_eq!(subs.len(), 3, "prep, the array, gather");
+    assert_eq!(arrays.iter().filter(|&&n| n == 8).count(), 2, "each foreach (commands, trainings) went as one job array of 8: {arrays:?}");
+    assert_eq!(subs.len(), 7, "prep, work array, gather, faces, faces_split, faces_data, sep array: {arrays:?}");
+    assert!(published(&cache).keys().filter(|k| k.starts_with("sep[")).count() == 8);
 
     // Cached: nothing is submitted.
     let (res, out) = p.run_json("p.yaml", &["--executor", "slurm", "--cache", &cache_arg]);
     assert!(out.status.success());
     assert!(res.values().all(|s| s == "cached"), "{res:?}");
-    assert_eq!(submissions(&cache).len(), 3);
+    assert_eq!(submissions(&cache).len(), 7);
 
     // A failing job: reported with its log tail; its dependents do not run.
     let f = Project::new();
