@@ -278,7 +278,8 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
                         other => other,
                     };
                     let why = if s.why.is_empty() || s.state == "never_run" && s.why == ["never run"] { String::new() } else { format!("  ({})", s.why.join("; ")) };
-                    println!("{label:<9} {:<width$}{why}", s.name);
+                    let line = format!("{label:<9} {:<width$}{why}", s.name);
+                    println!("{}", line.trim_end());
                 }
             }
             let all_fresh = status.iter().all(|s| s.state == "fresh");
