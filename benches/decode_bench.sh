@@ -3,21 +3,23 @@
 # same 178x218 JPEGs (rendered by awmt's synth), at 224x224 and 64x64, 1 and 2 threads, plus synth
 # throughput. Prints a Markdown table with ratios.
 #   benches/decode_bench.sh [IMAGES]     (default 2000)
-# Needs LIBTORCH set as for any cargo command; creates .bench-venv (pillow, torch, torchvision)
-# with pip on first use.
+# Needs LIBTORCH set as for any cargo command; creates its reference venv
+# (bench-only venv .bench-venv-torch: pillow, torch, torchvision) with pip on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-2000}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
-if [ ! -x .bench-venv/bin/python ]; then
-  python3 -m venv .bench-venv
-  .bench-venv/bin/pip install --quiet pillow "torch==2.11.0" torchvision
+# Shared with benches/train_bench.sh (torch + torchvision + Pillow); .bench-venv holds DVC/Snakemake.
+VENV=.bench-venv-torch
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import PIL, torch, torchvision' 2>/dev/null; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet pillow "torch==2.11.0" torchvision==0.26.0
 fi
 
 cargo bench --bench decode -- --images "$N" --dir "$WORK" --json "$WORK/awmt.json" >/dev/null
-.bench-venv/bin/python benches/decode_pil.py "$WORK/faces" "$WORK/pil.json" >/dev/null
+"$VENV/bin/python" benches/decode_pil.py "$WORK/faces" "$WORK/pil.json" >/dev/null
 
 python3 - "$WORK/awmt.json" "$WORK/pil.json" "$(nproc)" <<'PY'
 import json, sys

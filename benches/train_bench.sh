@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Training-step throughput, awmt (tch) vs PyTorch eager, same threads and shapes, side by side:
 # ResNet-18 @ 64×64 and ResNet-50 @ 224×224, 10 train + 10 val images forward, 10 backward.
-# Creates a bench-only venv (.bench-venv-train: torch==2.11.0 + torchvision 0.26.0 from PyPI) once.
+# Creates a bench-only venv (.bench-venv-torch, shared with decode_bench.sh: torch==2.11.0 + torchvision 0.26.0 from PyPI) once.
 # Usage: benches/train_bench.sh [threads] [steps18] [steps50] [rounds]   (defaults: 2, 20, 3, 4)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +9,7 @@ THREADS=${1:-2}
 STEPS18=${2:-20}
 STEPS50=${3:-3}
 ROUNDS=${4:-4}
-VENV=.bench-venv-train
+VENV=.bench-venv-torch
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import torch, torchvision' 2>/dev/null; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet torch==2.11.0 torchvision==0.26.0
