@@ -192,11 +192,10 @@ pub fn find(kind: &str) -> Option<&'static dyn StageKind> {
     registry().iter().copied().find(|k| k.name() == kind)
 }
 
-/// Deserialises `with:` into `T` (which should `#[serde(deny_unknown_fields)]` and give defaults)
-/// and serialises it back, so that the canonical parameters carry every default explicitly.
-pub fn canonical_params<T: DeserializeOwned + Serialize>(with: &serde_json::Value) -> Result<serde_json::Value, ParamError> {
+/// Deserialises `with:` (null = `{}`) into `T`, locating any error by its key path under `with:`.
+pub fn parse_params<T: DeserializeOwned>(with: &serde_json::Value) -> Result<T, ParamError> {
     let value = if with.is_null() { serde_json::Value::Object(Default::default()) } else { with.clone() };
-    let parsed: T = serde_path_to_error::deserialize(value).map_err(|e| {
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path: Vec<String> = e
             .path()
             .iter()
@@ -207,6 +206,12 @@ pub fn canonical_params<T: DeserializeOwned + Serialize>(with: &serde_json::Valu
             })
             .collect();
         ParamError { path, message: e.into_inner().to_string() }
-    })?;
+    })
+}
+
+/// Deserialises `with:` into `T` (which should `#[serde(deny_unknown_fields)]` and give defaults)
+/// and serialises it back, so that the canonical parameters carry every default explicitly.
+pub fn canonical_params<T: DeserializeOwned + Serialize>(with: &serde_json::Value) -> Result<serde_json::Value, ParamError> {
+    let parsed: T = parse_params(with)?;
     serde_json::to_value(&parsed).map_err(|e| ParamError { path: vec![], message: e.to_string() })
 }

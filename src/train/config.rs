@@ -167,19 +167,7 @@ impl TrainConfig {
 
     /// Parses `with:` (preset first, then explicit values) and validates it.
     pub fn from_with(with: &serde_json::Value) -> Result<TrainConfig, ParamError> {
-        let value = if with.is_null() { serde_json::json!({}) } else { with.clone() };
-        let raw: RawParams = serde_path_to_error::deserialize(value).map_err(|e| {
-            let path: Vec<String> = e
-                .path()
-                .iter()
-                .filter_map(|seg| match seg {
-                    serde_path_to_error::Segment::Map { key } => Some(key.clone()),
-                    serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
-                    _ => None,
-                })
-                .collect();
-            ParamError { path, message: e.into_inner().to_string() }
-        })?;
+        let raw: RawParams = crate::stages::parse_params(with)?;
         let mut c = TrainConfig::preset(raw.preset.unwrap_or(Preset::None));
         macro_rules! take {
             ($($f:ident),*) => { $( if let Some(v) = raw.$f { c.$f = v; } )* };
