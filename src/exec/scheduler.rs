@@ -135,11 +135,9 @@ pub fn run(
                     Ok(Resolved::Key(p)) => p,
                     Ok(Resolved::Blocked(_)) => continue,
                     Err(e) => {
-                        states[i] = State::Failed;
                         let mut o = outcome(pipeline, i, "failed", None, 0.0);
                         o.error = Some(format!("{e:#}"));
-                        progress.finish(&o);
-                        outcomes[i] = Some(o);
+                        fail(i, o, &mut states, &mut outcomes, progress);
                         stop_launching |= !opts.keep_going;
                         moved = true;
                         continue;
@@ -151,11 +149,9 @@ pub fn run(
                         let seconds = entry.manifest.seconds;
                         if !opts.dry_run {
                             if let Err(e) = materialize::all(pipeline, i, &entry, opts.reports_dir.as_deref(), &resolver.index) {
-                                states[i] = State::Failed;
                                 let mut o = outcome(pipeline, i, "failed", Some(key), 0.0);
                                 o.error = Some(format!("restoring outputs: {e:#}"));
-                                progress.finish(&o);
-                                outcomes[i] = Some(o);
+                                fail(i, o, &mut states, &mut outcomes, progress);
                                 stop_launching |= !opts.keep_going;
                                 moved = true;
                                 continue;
@@ -215,11 +211,9 @@ pub fn run(
                 progress.start(i, &stage.name, stage.kind.name());
                 if let Err(e) = executor.launch(job) {
                     attempt.map(Attempt::discard);
-                    states[i] = State::Failed;
                     let mut o = outcome(pipeline, i, "failed", Some(key), 0.0);
                     o.error = Some(format!("{e:#}"));
-                    progress.finish(&o);
-                    outcomes[i] = Some(o);
+                    fail(i, o, &mut states, &mut outcomes, progress);
                     stop_launching |= !opts.keep_going;
                     moved = true;
                     continue;
@@ -282,12 +276,10 @@ pub fn run(
                 states[i] = State::Done;
             }
             Err(e) => {
-                states[i] = State::Failed;
                 let mut o = outcome(pipeline, i, "failed", Some(key), done.seconds);
                 o.error = Some(if cancelled { "interrupted".to_string() } else { format!("{e:#}") });
                 o.log = Some(log);
-                progress.finish(&o);
-                outcomes[i] = Some(o);
+                fail(i, o, &mut states, &mut outcomes, progress);
                 stop_launching |= !opts.keep_going;
             }
         }
@@ -309,6 +301,13 @@ pub fn run(
         stages: pipeline.dag.order.iter().filter_map(|&i| outcomes[i].take()).collect(),
         interrupted: cancelled,
     })
+}
+
+/// Marks stage `i` failed and reports its outcome.
+fn fail(i: usize, o: StageOutcome, states: &mut [State], outcomes: &mut [Option<StageOutcome>], progress: &mut Progress) {
+    states[i] = State::Failed;
+    progress.finish(&o);
+    outcomes[i] = Some(o);
 }
 
 fn outcome(p: &Pipeline, i: usize, status: &str, key: Option<String>, seconds: f64) -> StageOutcome {
