@@ -15,7 +15,7 @@ CARGO_ENV      = LIBTORCH=$(LIBTORCH)
 AWMT          := target/release/awmt
 PIPELINE      ?= pipelines/quickstart.yaml
 
-.PHONY: all setup build run test bench clean-venv
+.PHONY: all setup build run test bench gpu-bench-bin clean-venv
 
 all: build
 
@@ -40,6 +40,16 @@ test: build
 
 bench: build
 	bash benches/run_all.sh
+
+# The binaries benches/gpu_bench.sh runs on a CUDA machine, stripped and packed into
+# target/gpu.tar.xz (~16 MB: small enough to carry to the device machine).
+gpu-bench-bin: build
+	$(CARGO_ENV) cargo build --release --locked --bench train_step
+	mkdir -p target/gpu
+	strip -o target/gpu/awmt target/release/awmt
+	strip -o target/gpu/awmt-worker target/release/awmt-worker
+	strip -o target/gpu/train_step $$(ls -t target/release/deps/train_step-* | grep -v '\.d$$' | head -1)
+	tar -C target -cJf target/gpu.tar.xz gpu
 
 clean-venv:
 	rm -rf $(VENV)

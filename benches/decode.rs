@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use awmt::data::images::{decode_rgb, normalise_chw, RgbResizer, IMAGENET_MEAN, IMAGENET_STD};
+use awmt::data::images::{decode_rgb, normalise_chw, ImageLoader, JpegDecoder, IMAGENET_MEAN, IMAGENET_STD};
 use awmt::data::synth::{generate_faces, generate_pedestrians, write_contact_sheet, FaceParams, PedestrianParams};
 use rayon::prelude::*;
 
@@ -25,10 +25,10 @@ fn cpu_seconds() -> f64 {
     tv(u.ru_utime) + tv(u.ru_stime)
 }
 
-/// Decode + resize + normalise every file once; returns (images per wall-clock second, images
-/// per CPU second), best of `reps`. The second figure is what one core delivers even when other
-/// processes share the machine.
-fn time_pipeline(files: &[PathBuf], size: usize, threads: usize, reps: usize) -> (f64, f64) {
+/// Decode + resize + normalise every file once, through the loader the `prepare` stage uses;
+/// returns (images per wall-clock second, images per CPU second), best of `reps`. The second
+/// figure is what one core delivers even when other processes share the machine.
+fn time_pipeline(files: &[PathBuf], size: usize, threads: usize, reps: usize, decoder: JpegDecoder) -> (f64, f64) {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
     let (mut best, mut best_cpu) = (0.0f64, 0.0f64);
     for _ in 0..reps {
@@ -38,11 +38,9 @@ fn time_pipeline(files: &[PathBuf], size: usize, threads: usize, reps: usize) ->
             files
                 .par_iter()
                 .map_init(
-                    || (RgbResizer::default(), vec![0u8; size * size * 3], vec![0f32; size * size * 3]),
-                    |(resizer, hwc, chw), path| {
-                        let bytes = std::fs::read(path).expect("read");
-                        let img = decode_rgb(&bytes).expect("decode");
-                        resizer.resize_into(&img, size, size, hwc).expect("resize");
+                    || (ImageLoader::new(decoder).expect("decoder"), vec![0u8; size * size * 3], vec![0f32; size * size * 3]),
+                    |(loader, hwc, chw), path| {
+                        loader.load_resized(path, size, size, hwc).expect("decode");
                         normalise_chw(hwc, IMAGENET_MEAN, IMAGENET_STD, chw);
                         chw[0] as f64
                     },
@@ -95,7 +93,7 @@ fn main() {
     out.insert("jpeg_files".into(), serde_json::json!(files.len()));
     out.insert("jpeg_mean_bytes".into(), serde_json::json!(bytes / files.len().max(1) as u64));
     // Warm the page cache, then time.
-    time_pipeline(&files, 64, 2, 1);
+    time_pipeline(&files, 64, 2, 1, JpegDecoder::Zune);
     // Breakdown: read + decode alone, one thread.
     let mut best = 0.0f64;
     for _ in 0..3 {
@@ -109,12 +107,37 @@ fn main() {
         best = best.max(files.len() as f64 / t.elapsed().as_secs_f64());
     }
     out.insert("awmt_decode_only_t1".into(), serde_json::json!(best));
+    let turbo = awmt::data::turbojpeg::available();
+    out.insert("libjpeg_turbo".into(), serde_json::json!(match &turbo { Ok(lib) => format!("loaded {lib}"), Err(e) => format!("{e:#}") }));
     for size in [224usize, 64] {
         for threads in [1usize, 2] {
-            let (wall, cpu) = time_pipeline(&files, size, threads, 3);
+            let (wall, cpu) = time_pipeline(&files, size, threads, 3, JpegDecoder::Zune);
             out.insert(format!("awmt_{size}_t{threads}"), serde_json::json!(wall));
             out.insert(format!("awmt_{size}_t{threads}_per_cpu_second"), serde_json::json!(cpu));
+            if turbo.is_ok() {
+                let (wall, cpu) = time_pipeline(&files, size, threads, 3, JpegDecoder::LibjpegTurbo);
+                out.insert(format!("awmt_turbo_{size}_t{threads}"), serde_json::json!(wall));
+                out.insert(format!("awmt_turbo_{size}_t{threads}_per_cpu_second"), serde_json::json!(cpu));
+            }
         }
+        // Every later epoch: the prepared uint8 images are only normalised (what
+        // PreparedSplit::batch does per image), one thread.
+        let mut prepared = vec![0u8; files.len() * size * size * 3];
+        let mut loader = ImageLoader::new(JpegDecoder::Zune).expect("decoder");
+        for (f, dst) in files.iter().zip(prepared.chunks_exact_mut(size * size * 3)) {
+            loader.load_resized(f, size, size, dst).expect("decode");
+        }
+        let mut chw = vec![0f32; size * size * 3];
+        let mut best = 0.0f64;
+        for _ in 0..3 {
+            let t = Instant::now();
+            for img in prepared.chunks_exact(size * size * 3) {
+                normalise_chw(img, IMAGENET_MEAN, IMAGENET_STD, &mut chw);
+                std::hint::black_box(&chw);
+            }
+            best = best.max(files.len() as f64 / t.elapsed().as_secs_f64());
+        }
+        out.insert(format!("awmt_prepared_{size}_t1"), serde_json::json!(best));
     }
     out.insert("jpeg_dir".into(), serde_json::json!(faces_dir.display().to_string()));
     let text = serde_json::to_string_pretty(&serde_json::Value::Object(out)).expect("json");

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Decode benchmark: awmt (zune-jpeg + fast_image_resize + normalise) vs PIL + torchvision on the
+# Decode benchmark: awmt (zune-jpeg + awmt's resampler + normalise) vs PIL + torchvision on the
 # same 178x218 JPEGs (rendered by awmt's synth), at 224x224 and 64x64, 1 and 2 threads, plus synth
 # throughput. Prints a Markdown table with ratios.
 #   benches/decode_bench.sh [IMAGES]     (default 2000)
@@ -31,12 +31,18 @@ print("|---|---:|---:|---:|")
 for s in (224, 64):
     ref = p[f"pil_{s}_t1"]
     print(f"| PIL + torchvision, {s}x{s}, 1 core | {ref:,.0f} | 1.00 | |")
-    for t in (1, 2):
-        v = a[f"awmt_{s}_t{t}"]
-        c = a[f"awmt_{s}_t{t}_per_cpu_second"]
-        print(f"| awmt, {s}x{s}, {t} thread{'s' if t > 1 else ''} | {v:,.0f} | {v / ref:.2f} | {c:,.0f} |")
-    print(f"| awmt {s}x{s} scaling 1 -> 2 threads | {a[f'awmt_{s}_t2'] / a[f'awmt_{s}_t1']:.2f}x | | |")
-print(f"| awmt read + JPEG decode only (no resize), 1 thread | {a['awmt_decode_only_t1']:,.0f} | | |")
+    for key, label in (("awmt", "awmt, decoder: zune (default)"), ("awmt_turbo", "awmt, decoder: libjpeg-turbo")):
+        if f"{key}_{s}_t1" not in a:
+            continue
+        for t in (1, 2):
+            v = a[f"{key}_{s}_t{t}"]
+            c = a[f"{key}_{s}_t{t}_per_cpu_second"]
+            print(f"| {label}, {s}x{s}, {t} thread{'s' if t > 1 else ''} | {v:,.0f} | {v / ref:.2f} | {c:,.0f} |")
+        print(f"| {label}, {s}x{s}: scaling 1 -> 2 threads | {a[f'{key}_{s}_t2'] / a[f'{key}_{s}_t1']:.2f}x | | |")
+    v = a[f"awmt_prepared_{s}_t1"]
+    print(f"| awmt, {s}x{s}, later epochs: prepared uint8 -> normalised floats, 1 thread | {v:,.0f} | {v / ref:.1f} | |")
+print(f"| awmt read + JPEG decode only (zune, no resize), 1 thread | {a['awmt_decode_only_t1']:,.0f} | | |")
+print(f"\nlibjpeg-turbo: {a['libjpeg_turbo']}")
 print(f"\nload average during the run (other processes share these cores): {open('/proc/loadavg').read().split()[:3]}")
 print("\n| synth (render + JPEG encode + write) | images/s, 1 thread | 2 threads |")
 print("|---|---:|---:|")

@@ -2,9 +2,10 @@
 //! `train` stage: a no-grad forward of the validation half, a forward + backward of the training
 //! half with the per-task square loss, an SGD step with momentum and weight decay).
 //!
-//! Usage: `train_step <resnet18|resnet50|small_cnn> <size> <steps> <threads>`; prints one JSON line
-//! `{"impl":"awmt","model",..,"images_per_second"}`. Run through `benches/train_bench.sh`, which
-//! runs the PyTorch reference with the same shapes beside it.
+//! Usage: `train_step <resnet18|resnet50|small_cnn> <size> <steps> <threads> [--device=cuda]
+//! [--precision=bf16] [--channels-last]`; prints one JSON line
+//! `{"impl":"awmt","model",..,"images_per_second"}`. Run through `benches/train_bench.sh` (CPU)
+//! or `benches/gpu_bench.sh` (CUDA), which run the PyTorch reference with the same shapes beside it.
 
 use std::time::Instant;
 
@@ -37,8 +38,31 @@ fn main() {
     let size: i64 = args[1].parse().expect("size");
     let steps: usize = args[2].parse().expect("steps");
     let threads: i32 = args[3].parse().expect("threads");
+    let flags: Vec<String> = std::env::args().skip(1).filter(|a| a.starts_with("--") && a != "--bench").collect();
+    let (mut cuda, mut bf16, mut channels_last) = (false, false, false);
+    for f in &flags {
+        match f.as_str() {
+            "--device=cuda" => cuda = true,
+            "--device=cpu" => cuda = false,
+            "--precision=bf16" => bf16 = true,
+            "--precision=fp32" => bf16 = false,
+            "--channels-last" => channels_last = true,
+            other => {
+                eprintln!("unknown flag {other} (--device=cpu|cuda, --precision=fp32|bf16, --channels-last)");
+                std::process::exit(2);
+            }
+        }
+    }
     tch::set_num_threads(threads);
-    let device = Device::Cpu;
+    let device = if cuda {
+        if !awmt::torch_env::load_cuda_backend() || !tch::Cuda::is_available() {
+            eprintln!("--device=cuda: CUDA is not available to libtorch here");
+            std::process::exit(2);
+        }
+        Device::Cuda(0)
+    } else {
+        Device::Cpu
+    };
 
     let tasks = TaskSet {
         format: "celeba".into(),
@@ -57,7 +81,13 @@ fn main() {
     let loss = LossConfig { binary: BinaryLoss::Square, multiclass: MulticlassLoss::Square };
 
     // The release configuration: frozen BN, single FC, no dropout.
-    let net = Net::new(&NetConfig { trunk, frozen_bn: true, dropout: 0.0, hidden: 0, outputs: TASKS as i64 }, device, 0);
+    let mut net = Net::new(&NetConfig { trunk, frozen_bn: true, dropout: 0.0, hidden: 0, outputs: TASKS as i64 }, device, 0);
+    if bf16 {
+        net.set_compute_kind(Kind::BFloat16);
+    }
+    if channels_last {
+        net.set_channels_last();
+    }
     let mut weighting = WeightingSpec::Equal.build(TASKS, 0, device);
     let params = net.store.trained().into_iter().map(|(n, t)| (n, t, 5e-4)).collect();
     let mut sgd = Sgd::new(params, 0.9);
@@ -78,14 +108,22 @@ fn main() {
     for t in 0..WARMUP {
         step(t as u64 + 1);
     }
+    if cuda {
+        tch::Cuda::synchronize(0);
+    }
     let start = Instant::now();
     for t in 0..steps {
         step((WARMUP + t) as u64 + 1);
     }
+    if cuda {
+        tch::Cuda::synchronize(0);
+    }
     let secs = start.elapsed().as_secs_f64();
     let ips = (steps * 2 * BATCH) as f64 / secs;
     println!(
-        "{{\"impl\":\"awmt\",\"model\":\"{}\",\"size\":{size},\"threads\":{threads},\"steps\":{steps},\"seconds\":{secs:.3},\"images_per_second\":{ips:.3}}}",
-        trunk.name()
+        "{{\"impl\":\"awmt\",\"model\":\"{}\",\"size\":{size},\"threads\":{threads},\"steps\":{steps},\"device\":\"{}\",\"precision\":\"{}\",\"channels_last\":{channels_last},\"seconds\":{secs:.3},\"images_per_second\":{ips:.3}}}",
+        trunk.name(),
+        if cuda { "cuda" } else { "cpu" },
+        if bf16 { "bf16" } else { "fp32" }
     );
 }

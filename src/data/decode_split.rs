@@ -7,14 +7,16 @@ use std::path::Path;
 use anyhow::{bail, Context as _, Result};
 use rayon::prelude::*;
 
-use super::images::{load_resized, RgbResizer};
+use super::images::{ImageLoader, JpegDecoder};
 
 /// Images decoded per chunk (bounded memory: a chunk at 224×224 is ~600 MB at most).
 const CHUNK: usize = 4096;
 
-/// Decodes `images` (paths relative to `root`) to `height`×`width` RGB and writes them, in order,
-/// to `out`. The first unreadable image stops it with an error naming the file.
-pub fn decode_split(root: &Path, images: &[String], height: usize, width: usize, out: &Path) -> Result<()> {
+/// Decodes `images` (paths relative to `root`) to `height`×`width` RGB with `decoder` and writes
+/// them, in order, to `out`. Unreadable images stop it with an error naming them.
+pub fn decode_split(root: &Path, images: &[String], height: usize, width: usize, decoder: JpegDecoder, out: &Path) -> Result<()> {
+    // Fail before creating anything if the decoder cannot be loaded.
+    drop(ImageLoader::new(decoder)?);
     let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
     let per = height * width * 3;
@@ -24,7 +26,13 @@ pub fn decode_split(root: &Path, images: &[String], height: usize, width: usize,
         let results: Vec<Result<()>> = bytes
             .par_chunks_mut(per)
             .zip(chunk.par_iter())
-            .map_init(RgbResizer::default, |resizer, (dst, image)| load_resized(&root.join(image), height, width, resizer, dst))
+            .map_init(
+                || ImageLoader::new(decoder),
+                |loader, (dst, image)| match loader {
+                    Ok(loader) => loader.load_resized(&root.join(image), height, width, dst),
+                    Err(e) => Err(anyhow::anyhow!("{e:#}")),
+                },
+            )
             .collect();
         let bad: Vec<String> = results.into_iter().filter_map(|r| r.err().map(|e| format!("{e:#}"))).collect();
         if !bad.is_empty() {

@@ -1,15 +1,18 @@
-//! The image pipeline: JPEG (zune-jpeg) / PNG decode to RGB, SIMD resize (fast_image_resize,
+//! The image pipeline: JPEG (zune-jpeg) / PNG decode to RGB, SIMD resize (`resample`:
 //! antialiased bilinear like PIL), and normalisation to CHW floats.
 
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use fast_image_resize::images::{Image, ImageRef};
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use zune_core::bytestream::ZCursor;
 use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
-use zune_jpeg::JpegDecoder;
+use zune_jpeg::JpegDecoder as ZuneDecoder;
+
+use serde::{Deserialize, Serialize};
+
+use super::resample::{bytes_to_chw, ResizePlan};
+use super::turbojpeg::TurboDecoder;
 
 /// ImageNet channel statistics on the 0..1 scale (torchvision's `Normalize` defaults).
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
@@ -39,7 +42,7 @@ pub fn decode_rgb(bytes: &[u8]) -> Result<Rgb> {
     guarded(|| {
         if is_jpeg(bytes) {
             let opts = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB).set_strict_mode(false);
-            let mut dec = JpegDecoder::new_with_options(ZCursor::new(bytes), opts);
+            let mut dec = ZuneDecoder::new_with_options(ZCursor::new(bytes), opts);
             let pixels = dec.decode().map_err(|e| anyhow!("not a readable JPEG: {e:?}"))?;
             let info = dec.info().ok_or_else(|| anyhow!("JPEG without a frame header"))?;
             let (width, height) = (info.width as usize, info.height as usize);
@@ -60,7 +63,7 @@ pub fn probe(path: &Path) -> Result<(usize, usize)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     guarded(|| {
         if is_jpeg(&bytes) {
-            let mut dec = JpegDecoder::new(ZCursor::new(&bytes[..]));
+            let mut dec = ZuneDecoder::new(ZCursor::new(&bytes[..]));
             dec.decode_headers().map_err(|e| anyhow!("not a readable JPEG: {e:?}"))?;
             let (w, h) = dec.dimensions().ok_or_else(|| anyhow!("JPEG without a frame header"))?;
             Ok((w as usize, h as usize))
@@ -75,16 +78,11 @@ pub fn probe(path: &Path) -> Result<(usize, usize)> {
     .with_context(|| format!("{}", path.display()))
 }
 
-/// Resizes RGB images to a fixed size; keep one per thread (it reuses its buffers).
+/// Resizes RGB images; keep one per thread (it keeps the plan of the last size pair it saw, and
+/// a dataset's images mostly share one size).
+#[derive(Default)]
 pub struct RgbResizer {
-    resizer: Resizer,
-    options: ResizeOptions,
-}
-
-impl Default for RgbResizer {
-    fn default() -> Self {
-        RgbResizer { resizer: Resizer::new(), options: ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)) }
-    }
+    plan: Option<ResizePlan>,
 }
 
 impl RgbResizer {
@@ -94,36 +92,76 @@ impl RgbResizer {
         if out.len() != height * width * 3 {
             bail!("output buffer of {} bytes for {height}×{width}×3", out.len());
         }
+        if img.pixels.len() != img.width * img.height * 3 || img.width == 0 || img.height == 0 {
+            bail!("image of {} bytes for {}×{}×3", img.pixels.len(), img.width, img.height);
+        }
         if img.width == width && img.height == height {
             out.copy_from_slice(&img.pixels);
             return Ok(());
         }
-        let src = ImageRef::new(img.width as u32, img.height as u32, &img.pixels, PixelType::U8x3).map_err(|e| anyhow!("{e:?}"))?;
-        let mut dst = Image::from_slice_u8(width as u32, height as u32, out, PixelType::U8x3).map_err(|e| anyhow!("{e:?}"))?;
-        self.resizer.resize(&src, &mut dst, &self.options).map_err(|e| anyhow!("resize failed: {e:?}"))?;
+        let sizes = ((img.width, img.height), (width, height));
+        let plan = match &mut self.plan {
+            Some(plan) if plan.sizes() == sizes => plan,
+            slot => slot.insert(ResizePlan::new(img.width, img.height, width, height)),
+        };
+        plan.resize(&img.pixels, out);
         Ok(())
     }
 }
 
-/// Reads, decodes and resizes one image file into `out` (HWC RGB bytes).
-pub fn load_resized(path: &Path, height: usize, width: usize, resizer: &mut RgbResizer, out: &mut [u8]) -> Result<()> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let img = decode_rgb(&bytes).with_context(|| format!("{}", path.display()))?;
-    resizer.resize_into(&img, height, width, out).with_context(|| format!("{}", path.display()))
+/// Which library decodes JPEGs (other formats always go through `image`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum JpegDecoder {
+    /// zune-jpeg: pure Rust, always there.
+    #[default]
+    #[serde(rename = "zune")]
+    Zune,
+    /// libjpeg-turbo's TurboJPEG, loaded at run time; shrinks by 1/2, 1/4 or 1/8 while decoding
+    /// when the target is that much smaller.
+    #[serde(rename = "libjpeg-turbo")]
+    LibjpegTurbo,
 }
 
-/// HWC RGB bytes → CHW floats, `(x/255 − mean) / std` per channel.
-pub fn normalise_chw(hwc: &[u8], mean: [f32; 3], std: [f32; 3], out: &mut [f32]) {
-    let n = hwc.len() / 3;
-    let scale: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * std[c]));
-    let shift: [f32; 3] = std::array::from_fn(|c| mean[c] / std[c]);
-    let (r, rest) = out.split_at_mut(n);
-    let (g, b) = rest.split_at_mut(n);
-    for (i, px) in hwc.chunks_exact(3).enumerate() {
-        r[i] = px[0] as f32 * scale[0] - shift[0];
-        g[i] = px[1] as f32 * scale[1] - shift[1];
-        b[i] = px[2] as f32 * scale[2] - shift[2];
+/// Reads, decodes and resizes image files; keep one per thread.
+#[derive(Default)]
+pub struct ImageLoader {
+    decoder: JpegDecoder,
+    turbo: Option<TurboDecoder>,
+    resizer: RgbResizer,
+}
+
+impl ImageLoader {
+    /// A loader for `decoder`; fails (saying what to install) if that decoder cannot be loaded.
+    pub fn new(decoder: JpegDecoder) -> Result<ImageLoader> {
+        let turbo = match decoder {
+            JpegDecoder::Zune => None,
+            JpegDecoder::LibjpegTurbo => Some(TurboDecoder::new()?),
+        };
+        Ok(ImageLoader { decoder, turbo, resizer: RgbResizer::default() })
     }
+
+    /// Reads, decodes and resizes one image file into `out` (HWC RGB bytes, `height`×`width`).
+    pub fn load_resized(&mut self, path: &Path, height: usize, width: usize, out: &mut [u8]) -> Result<()> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let img = match (&mut self.turbo, is_jpeg(&bytes)) {
+            (Some(turbo), true) => guarded(|| turbo.decode(&bytes, Some((width, height)))),
+            _ => decode_rgb(&bytes),
+        }
+        .with_context(|| format!("{}", path.display()))?;
+        self.resizer.resize_into(&img, height, width, out).with_context(|| format!("{}", path.display()))
+    }
+
+    pub fn decoder(&self) -> JpegDecoder {
+        self.decoder
+    }
+}
+
+/// HWC RGB bytes → CHW floats, `(x/255 − mean) / std` per channel (computed as one fused
+/// multiply-add, `x · 1/(255·std) − mean/std`). Panics if the lengths differ.
+pub fn normalise_chw(hwc: &[u8], mean: [f32; 3], std: [f32; 3], out: &mut [f32]) {
+    let scale: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * std[c]));
+    let offset: [f32; 3] = std::array::from_fn(|c| -mean[c] / std[c]);
+    bytes_to_chw(hwc, scale, offset, out);
 }
 
 #[cfg(test)]

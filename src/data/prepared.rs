@@ -82,15 +82,11 @@ impl PreparedSplit {
     #[cfg(feature = "torch")]
     pub fn batch(&self, indices: &[usize]) -> tch::Tensor {
         let n = self.info.image_bytes();
-        let mut bytes = Vec::with_capacity(indices.len() * n);
-        for &i in indices {
-            bytes.extend_from_slice(self.image(i));
+        let mut floats = vec![0f32; indices.len() * n];
+        for (&i, out) in indices.iter().zip(floats.chunks_exact_mut(n)) {
+            super::images::normalise_chw(self.image(i), self.info.mean, self.info.std, out);
         }
         let (h, w, c) = (self.info.height as i64, self.info.width as i64, self.info.channels as i64);
-        let raw = tch::Tensor::from_slice(&bytes).view([indices.len() as i64, h, w, c]).permute([0, 3, 1, 2]);
-        let x = raw.to_kind(tch::Kind::Float) / 255.0;
-        let mean = tch::Tensor::from_slice(&self.info.mean).view([1, 3, 1, 1]);
-        let std = tch::Tensor::from_slice(&self.info.std).view([1, 3, 1, 1]);
-        ((x - mean) / std).contiguous()
+        tch::Tensor::from_slice(&floats).view([indices.len() as i64, c, h, w])
     }
 }

@@ -135,8 +135,9 @@ impl StageKind for Synth {
     fn name(&self) -> &'static str {
         "synth"
     }
+    /// 2: JPEGs with 4:2:0 chroma subsampling (jpeg-encoder) instead of 4:4:4.
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn input_slots(&self) -> &'static [InputSlot] {
         &[]

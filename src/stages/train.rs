@@ -31,8 +31,9 @@
 //!   `channels_last`: false.
 //!
 //! Outputs: `model.safetensors`, `model.json`, `train_log.parquet` + `.csv` (iteration, task,
-//! train_loss, val_loss, lambda, lr), `train_summary.json`. Timings go to the stage log (stderr)
-//! only, so that every output file is deterministic.
+//! train_loss, val_loss, lambda, lr), `train_summary.json` (method, parameters, seed, iterations,
+//! final λ, warnings, and `timing`: wall seconds and images/s of this run). Everything except
+//! `timing` is deterministic: a resumed run ends byte-identical to an uninterrupted one.
 
 #[cfg(feature = "torch")]
 use super::InputItem;

@@ -287,6 +287,7 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
     }
     progress.finish();
     let done = cfg.iterations + 1 - start;
+    let (wall_seconds, images_per_second) = (progress.seconds(), progress.images_per_second(cfg.iterations));
     eprintln!(
         "train: {done} iterations in {:.1} s, {:.1} images/s ({} train + {} val per iteration) on {:?}",
         progress.seconds(),
@@ -296,7 +297,7 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
         device
     );
 
-    // Outputs (all deterministic: no timings, hosts or paths).
+    // Outputs: deterministic (no hosts or paths) except `timing` in train_summary.json.
     net.save(&paths.out.join(ModelInfo::WEIGHTS))?;
     let tau = match cfg.weighting {
         WeightingSpec::ValidationLossTrend { tau, .. } => tau,
@@ -331,6 +332,14 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
         "final_lambda": final_lambda,
         "warnings": warnings,
         "params": cfg,
+        // Measured, so the one part of the outputs that differs between runs; a resumed run
+        // times only the iterations it ran.
+        "timing": {
+            "wall_seconds": wall_seconds,
+            "images_per_second": images_per_second,
+            "iterations_timed": done,
+            "images_per_iteration": cfg.batch_train + cfg.batch_val,
+        },
     });
     let path = paths.out.join("train_summary.json");
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n").with_context(|| format!("writing {}", path.display()))?;

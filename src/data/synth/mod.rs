@@ -26,12 +26,17 @@ const PURPOSE_IMAGE: u64 = 2;
 const PURPOSE_NOISE: u64 = 3;
 const PURPOSE_LAYOUT: u64 = 4;
 
-/// Encodes RGB8 pixels as a baseline JPEG.
+/// Encodes RGB8 pixels as a baseline JPEG with 4:2:0 chroma subsampling (box-averaged, as
+/// libjpeg does by default): the layout of the real releases' photos, and what decoders are
+/// tuned for. (The `image` crate's encoder can only write 4:4:4, which doubles the entropy-coded
+/// data a decoder must read.)
 pub fn encode_jpeg(pixels: &[u8], width: usize, height: usize, quality: u8) -> Result<Vec<u8>> {
+    let (w, h) = (u16::try_from(width).context("JPEG width over 65535")?, u16::try_from(height).context("JPEG height over 65535")?);
     let mut out = Vec::with_capacity(width * height / 4);
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
-        .encode(pixels, width as u32, height as u32, image::ExtendedColorType::Rgb8)
-        .context("encoding a JPEG")?;
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
+    encoder.set_chroma_subsampling_method(jpeg_encoder::ChromaSubsamplingMethod::Average);
+    encoder.encode(pixels, w, h, jpeg_encoder::ColorType::Rgb).context("encoding a JPEG")?;
     Ok(out)
 }
 
