@@ -11,6 +11,7 @@ pub mod exec;
 pub mod model;
 pub mod pipeline;
 pub mod report;
+pub mod rng;
 pub mod stages;
 pub mod train;
 #[cfg(feature = "torch")]

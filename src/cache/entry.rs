@@ -21,6 +21,10 @@ pub struct ManifestFile {
     /// Stat at publish time: lets a cache hit skip re-hashing large files that nobody touched.
     pub mtime_ns: i64,
     pub ino: u64,
+    /// For a JSON file with volatile fields (measurements): the hash of the file without them,
+    /// which is what the output digest uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_blake3: Option<String>,
 }
 
 /// `manifest.json` of an entry.
@@ -130,18 +134,38 @@ pub fn list_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     Ok(out)
 }
 
-/// blake3 over the sorted (path, size, hash) list: an entry's output digest.
+/// blake3 over the sorted (path, size, hash) list: an entry's output digest. A file with volatile
+/// fields contributes its `key_blake3` (and no size) instead.
 pub fn output_digest(files: &[ManifestFile]) -> String {
     let mut h = blake3::Hasher::new();
     h.update(b"awmt-output v1\n");
     for f in files {
         h.update(f.path.as_bytes());
         h.update(b"\0");
-        h.update(&f.size.to_le_bytes());
-        h.update(f.blake3.as_bytes());
+        match &f.key_blake3 {
+            Some(k) => {
+                h.update(b"volatile ");
+                h.update(k.as_bytes());
+            }
+            None => {
+                h.update(&f.size.to_le_bytes());
+                h.update(f.blake3.as_bytes());
+            }
+        }
         h.update(b"\n");
     }
     h.finalize().to_hex().to_string()
+}
+
+/// The hash of a JSON object without its `fields`; None if the file is not a JSON object.
+fn hash_without_fields(path: &Path, fields: &[&str]) -> Option<String> {
+    let text = std::fs::read(path).ok()?;
+    let mut v: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    let obj = v.as_object_mut()?;
+    for f in fields {
+        obj.remove(*f);
+    }
+    Some(blake3::hash(&serde_json::to_vec(&v).ok()?).to_hex().to_string())
 }
 
 impl Cache {
@@ -180,7 +204,9 @@ impl Cache {
     /// Hashes the attempt's outputs, writes the manifest, fsyncs and renames the attempt into
     /// place. If another writer published the same key meanwhile, theirs is kept (same inputs,
     /// same bytes) and this attempt is discarded.
-    pub fn publish(&self, attempt: Attempt, stage: &str, parts: &KeyParts, seconds: f64) -> Result<Entry> {
+    /// `volatile` lists `(file, top-level JSON field)` pairs left out of the output digest
+    /// (`StageKind::volatile_fields`).
+    pub fn publish(&self, attempt: Attempt, stage: &str, parts: &KeyParts, seconds: f64, volatile: &[(&str, &str)]) -> Result<Entry> {
         let out = attempt.out_dir();
         let listed = list_files(&out)?;
         let mut files = Vec::with_capacity(listed.len());
@@ -200,12 +226,15 @@ impl Cache {
         };
         for r in hashed {
             let (rel, meta, h) = r?;
+            let fields: Vec<&str> = volatile.iter().filter(|(f, _)| *f == rel).map(|(_, k)| *k).collect();
+            let key_blake3 = if fields.is_empty() { None } else { hash_without_fields(&out.join(&rel), &fields) };
             files.push(ManifestFile {
                 path: rel,
                 size: meta.len(),
                 blake3: hex(&h),
                 mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
                 ino: meta.ino(),
+                key_blake3,
             });
         }
         let manifest = Manifest {
@@ -259,5 +288,35 @@ fn durable() -> bool {
 fn sync_dir(dir: &Path) {
     if let Ok(f) = std::fs::File::open(dir) {
         let _ = f.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn publish(cache: &Cache, key: &str, summary: &str) -> Entry {
+        let parts = KeyParts { kind: "train".into(), kind_version: 1, params: serde_json::json!({}), inputs: vec![] };
+        let attempt = cache.begin(key).unwrap();
+        std::fs::write(attempt.out_dir().join("model.bin"), b"weights").unwrap();
+        std::fs::write(attempt.out_dir().join("train_summary.json"), summary).unwrap();
+        cache.publish(attempt, "t", &parts, 0.0, &[("train_summary.json", "timing")]).unwrap()
+    }
+
+    #[test]
+    fn volatile_fields_stay_out_of_the_output_digest_but_not_the_file_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let a = publish(&cache, "a", r#"{"seed": 1, "timing": {"wall_seconds": 1.5}}"#);
+        let b = publish(&cache, "b", r#"{"seed": 1, "timing": {"wall_seconds": 12.25}}"#);
+        let c = publish(&cache, "c", r#"{"seed": 2, "timing": {"wall_seconds": 1.5}}"#);
+        assert_eq!(a.manifest.digest, b.manifest.digest, "only the timing differs");
+        assert_ne!(a.manifest.digest, c.manifest.digest, "a real field differs");
+        let hash = |e: &Entry| e.manifest.files.iter().find(|f| f.path == "train_summary.json").unwrap().blake3.clone();
+        assert_ne!(hash(&a), hash(&b), "the manifest still hashes every byte (for verify)");
+        // Not JSON: the whole file counts.
+        let d = publish(&cache, "d", "not json");
+        let e = publish(&cache, "e", "not json!");
+        assert_ne!(d.manifest.digest, e.manifest.digest);
     }
 }

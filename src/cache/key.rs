@@ -13,7 +13,10 @@
 //!                                            a stage input: its name and its *output digest*
 //!                                            (blake3 of its manifest's path/size/hash list), so a
 //!                                            re-run upstream that writes the same bytes does not
-//!                                            invalidate anything below it;
+//!                                            invalidate anything below it; measured fields a kind
+//!                                            declares volatile (`train_summary.json`'s `timing`)
+//!                                            are left out of that digest, so a retrained model
+//!                                            with identical bytes does not either;
 //!                                            a file: its path as written and its content hash;
 //!                                            a directory: its path and a tree hash of every file's
 //!                                            relative path, size and content hash.

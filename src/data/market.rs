@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 
 use super::matfile::{read_mat, MatValue};
-use super::rng::Rng;
+use crate::rng::Rng;
 use super::tasks::{LabelTable, Task, TaskSet};
 
 /// Which of the two pedestrian releases.

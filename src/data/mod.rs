@@ -6,7 +6,6 @@ pub mod market;
 pub mod matfile;
 pub mod prepared;
 pub mod resample;
-pub mod rng;
 pub mod splits;
 pub mod synth;
 pub mod tasks;

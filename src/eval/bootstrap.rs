@@ -1,5 +1,5 @@
 //! Paired bootstrap confidence interval of the difference in mean accuracy between two methods
-//! scored on the same images, with its own seeded PRNG (SplitMix64) so the interval does not
+//! scored on the same images, drawn with awmt's own seeded generator (`crate::rng`) so the interval does not
 //! depend on any crate's random-number implementation.
 //!
 //! One resample draws n images with replacement (the same draw for both methods: paired); each
@@ -11,28 +11,7 @@
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
-/// SplitMix64 (Steele, Lea and Flood 2014): tiny, fast, good enough for resampling indices.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// An index in `0..n` by multiply-shift (bias below 2⁻⁶⁴·n, irrelevant here).
-    pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() as u128 * n as u128) >> 64) as usize
-    }
-}
+use crate::rng::Rng;
 
 /// Correctness of one method: images × tasks cells, each not scored / wrong / correct.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,7 +117,7 @@ pub fn paired_mean_accuracy_difference(
     let Some(observed) = mean_difference(a, b, None) else {
         bail!("bootstrap: the two methods share no scored image");
     };
-    let mut rng = SplitMix64::new(seed);
+    let mut rng = Rng::new(seed);
     let mut weights = vec![0u32; n];
     let mut diffs = Vec::with_capacity(resamples);
     for _ in 0..resamples {
@@ -178,15 +157,6 @@ mod tests {
             }
         }
         m
-    }
-
-    #[test]
-    fn splitmix_reference_values() {
-        // The published SplitMix64 sequence for seed 0.
-        let mut r = SplitMix64::new(0);
-        assert_eq!(r.next_u64(), 0xE220_A839_7B1D_CDAF);
-        assert_eq!(r.next_u64(), 0x6E78_9E6A_A1B9_65F4);
-        assert_eq!(r.next_u64(), 0x06C4_5D18_8009_454F);
     }
 
     #[test]

@@ -249,7 +249,7 @@ pub fn run(
             (Ok(()), false) => match done.published {
                 Some(e) => Ok(e),
                 None => match attempt {
-                    Some(a) => cache.publish(a, &stage.name, &parts, done.seconds),
+                    Some(a) => cache.publish(a, &stage.name, &parts, done.seconds, stage.kind.volatile_fields()),
                     None => Err(anyhow::anyhow!("the executor returned no output")),
                 },
             },

@@ -102,7 +102,7 @@ pub fn run_pipeline_stage(file: &Path, stage: &str, cache_dir: &Path) -> Result<
     if let Ok(text) = std::fs::read_to_string(&ctx.log) {
         eprint!("{text}");
     }
-    cache.publish(attempt, &s.name, &parts, start.elapsed().as_secs_f64())?;
+    cache.publish(attempt, &s.name, &parts, start.elapsed().as_secs_f64(), s.kind.volatile_fields())?;
     let _ = std::fs::remove_dir_all(cache.scratch_dir(&key));
     eprintln!("published stage `{stage}` as {key}");
     Ok(())

@@ -6,7 +6,7 @@
 use tch::{Kind, Tensor};
 
 use super::layers::{Linear, ParamStore};
-use crate::train::sampler::Rng;
+use crate::rng::Rng;
 
 pub struct Head {
     hidden: Option<Linear>,

@@ -161,6 +161,12 @@ pub trait StageKind: Send + Sync {
     fn workspace_outputs(&self, _params: &serde_json::Value) -> Vec<(String, String)> {
         Vec::new()
     }
+    /// Top-level fields of JSON outputs that hold measurements (timings), `(file, field)`: they
+    /// differ from run to run, so the output digest that feeds downstream keys leaves them out
+    /// (the manifest still hashes every byte, for `verify`).
+    fn volatile_fields(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
     /// Does the work: reads `ctx.inputs`, writes under `ctx.out_dir`.
     fn run(&self, ctx: &StageContext) -> Result<()>;
 }

@@ -66,6 +66,9 @@ impl StageKind for Train {
         let cuda = serde_json::from_value::<TrainConfig>(params.clone()).map(|c| c.device == DeviceChoice::Cuda).unwrap_or(false);
         Resources { cpus: 2, gpus: usize::from(cuda), mem: 0 }
     }
+    fn volatile_fields(&self) -> &'static [(&'static str, &'static str)] {
+        &[("train_summary.json", "timing")]
+    }
     fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
         run_training(ctx)
     }

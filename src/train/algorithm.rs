@@ -15,7 +15,7 @@ use super::log::TrainLog;
 use super::losses::{BatchLabels, LossConfig, TaskLayout};
 use super::model_file::ModelInfo;
 use super::progress::Progress;
-use super::sampler::{derive_seed, Rng};
+use crate::rng::{derive_seed, Rng};
 use super::sgd::Sgd;
 use super::weighting::{WeightingSpec, WeightingState};
 use crate::data::prepared::PreparedSplit;

@@ -12,7 +12,6 @@ pub mod model_file;
 pub mod predict;
 #[cfg(feature = "torch")]
 pub mod progress;
-pub mod sampler;
 #[cfg(feature = "torch")]
 pub mod sgd;
 pub mod weighting;

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 #[cfg(feature = "torch")]
-use super::sampler::{derive_seed, Rng};
+use crate::rng::{derive_seed, Rng};
 
 /// Which losses DWA averages over its windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

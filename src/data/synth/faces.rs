@@ -3,7 +3,7 @@
 //! subtle ones a few pixels of shape) on a 178×218 design frame.
 
 use super::super::celeba::ATTRIBUTES;
-use super::super::rng::Rng;
+use crate::rng::Rng;
 use super::raster::{Canvas, Color};
 
 // Attribute indices in the official order.
@@ -185,7 +185,7 @@ pub fn sample_face(rng: &mut Rng, base: Option<&Face>) -> Face {
         + 0.3 * (!a[DOUBLE_CHIN]) as i32 as f32
         + 0.3 * a[OVAL] as i32 as f32
         - 0.4 * a[BIG_NOSE] as i32 as f32
-        + rng.normal() * 0.55;
+        + rng.normal() as f32 * 0.55;
     a[ATTRACTIVE] = score > 3.05;
 
     let skin: Color = if a[PALE] {

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use super::celeba::{ATTRIBUTES, ATTR_FILE, IDENTITY_FILE, IMAGE_DIR, PARTITION_FILE};
 use super::market::MARKET_FIELDS;
 use super::matfile::{write_mat, MatValue};
-use super::rng::Rng;
+use crate::rng::Rng;
 
 const PURPOSE_IDENTITY: u64 = 1;
 const PURPOSE_IMAGE: u64 = 2;

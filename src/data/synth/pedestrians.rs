@@ -3,7 +3,7 @@
 //! and age show them; each image of an identity varies pose, scale, light and background.
 
 use super::super::market::MARKET_FIELDS;
-use super::super::rng::Rng;
+use crate::rng::Rng;
 use super::raster::{Canvas, Color};
 
 pub const DESIGN_W: f32 = 64.0;

@@ -4,7 +4,7 @@
 //! Shapes are given in *design units* (e.g. the 178×218 CelebA frame); the canvas scales them to
 //! its real size, so the same drawing code renders any `width`×`height`.
 
-use super::super::rng::Rng;
+use crate::rng::Rng;
 
 pub type Color = [f32; 3];
 
