@@ -8,8 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-200000}
-AWMT=${AWMT:-$PWD/target/release/awmt}
-[ -x "$AWMT" ] || { echo "build awmt first (make build)" >&2; exit 2; }
+# The front end as `make build` builds it (without libtorch; `cargo test` links it in).
+make -s build >&2
+AWMT=$PWD/target/release/awmt
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
