@@ -381,6 +381,11 @@ fn doctor(cache_dir: &Path) {
         Err(e) => println!("libtorch        {e:#}"),
     }
     println!("CPUs            {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    // The optional `prepare` decoder; the front end loads it only to answer here.
+    match awmt::data::turbojpeg::available() {
+        Ok(lib) => println!("libjpeg-turbo   {lib} (prepare can use `decoder: libjpeg-turbo`)"),
+        Err(_) => println!("libjpeg-turbo   not found (optional: `apt-get install libturbojpeg0` for `decoder: libjpeg-turbo`)"),
+    }
     let abs = std::fs::canonicalize(cache_dir).unwrap_or_else(|_| cache_dir.to_path_buf());
     let size = if abs.exists() { cache_size(&abs) } else { 0 };
     println!(

@@ -199,4 +199,5 @@ fn doctor_reports_torch_and_cache() {
     let text = stdout(&out);
     assert!(text.contains("libtorch        2.11.0"), "{text}");
     assert!(text.contains("CUDA") && text.contains("threads") && text.contains("CPUs") && text.contains("cache") && text.contains("sbatch"), "{text}");
+    assert!(text.contains("libjpeg-turbo   "), "{text}");
 }
