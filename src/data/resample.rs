@@ -142,6 +142,8 @@ pub struct ResizePlan {
     windows8: Windows,
     windows16: Windows,
     row: Vec<f32>,
+    /// The fastest kernel this CPU runs (chosen once).
+    kernel: Kernel,
 }
 
 impl ResizePlan {
@@ -174,6 +176,7 @@ impl ResizePlan {
             windows16,
             // Room for a whole window read past the end of the row.
             row: vec![0f32; src_width * 3 + WINDOW],
+            kernel: *Kernel::available().last().expect("the portable kernel is always available"),
         }
     }
 
@@ -185,8 +188,7 @@ impl ResizePlan {
     /// Resizes `src` (source height × width × 3 bytes) into `out` (output height × width × 3)
     /// with the fastest kernel this CPU runs.
     pub fn resize(&mut self, src: &[u8], out: &mut [u8]) {
-        let kernel = *Kernel::available().last().expect("the portable kernel is always available");
-        self.resize_with(kernel, src, out);
+        self.resize_with(self.kernel, src, out);
     }
 
     /// Resizes with one particular kernel (tests compare them); panics if the CPU lacks it.
@@ -194,7 +196,7 @@ impl ResizePlan {
         let ((sw, sh), (w, h)) = (self.src, self.dst);
         assert_eq!(src.len(), sw * sh * 3, "source buffer size");
         assert_eq!(out.len(), w * h * 3, "output buffer size");
-        assert!(Kernel::available().contains(&kernel), "this CPU cannot run the {kernel:?} kernel");
+        assert!(kernel == self.kernel || Kernel::available().contains(&kernel), "this CPU cannot run the {kernel:?} kernel");
         match kernel {
             Kernel::Portable => self.resize_portable(src, out),
             // SAFETY (both): the CPU has the features (asserted above); sizes were asserted.
