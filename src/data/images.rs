@@ -125,7 +125,7 @@ pub enum JpegDecoder {
 /// Reads, decodes and resizes image files; keep one per thread.
 #[derive(Default)]
 pub struct ImageLoader {
-    decoder: JpegDecoder,
+    /// Set for `JpegDecoder::LibjpegTurbo`.
     turbo: Option<TurboDecoder>,
     resizer: RgbResizer,
 }
@@ -137,7 +137,7 @@ impl ImageLoader {
             JpegDecoder::Zune => None,
             JpegDecoder::LibjpegTurbo => Some(TurboDecoder::new()?),
         };
-        Ok(ImageLoader { decoder, turbo, resizer: RgbResizer::default() })
+        Ok(ImageLoader { turbo, resizer: RgbResizer::default() })
     }
 
     /// Reads, decodes and resizes one image file into `out` (HWC RGB bytes, `height`×`width`).
@@ -149,10 +149,6 @@ impl ImageLoader {
         }
         .with_context(|| format!("{}", path.display()))?;
         self.resizer.resize_into(&img, height, width, out).with_context(|| format!("{}", path.display()))
-    }
-
-    pub fn decoder(&self) -> JpegDecoder {
-        self.decoder
     }
 }
 
