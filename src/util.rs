@@ -66,6 +66,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Writes `value` as pretty JSON with a final newline (the form of every JSON file awmt writes).
+pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).with_context(|| format!("serialising {}", path.display()))?;
+    std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
+}
+
 /// Seconds as `1.2s`, `3m04s`, `1h02m`.
 pub fn human_duration(secs: f64) -> String {
     if secs < 60.0 {

@@ -33,7 +33,7 @@ impl PreparedInfo {
 
     pub fn save(&self, dir: &Path) -> Result<()> {
         let path = dir.join(Self::FILE);
-        std::fs::write(&path, serde_json::to_string_pretty(self)? + "\n").with_context(|| format!("writing {}", path.display()))
+        crate::util::write_json(&path, self)
     }
 
     pub fn image_bytes(&self) -> usize {

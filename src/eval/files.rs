@@ -52,8 +52,7 @@ impl RunMetrics {
 
     pub fn save(&self, dir: &Path) -> Result<()> {
         let path = dir.join(METRICS_JSON);
-        std::fs::write(&path, serde_json::to_string_pretty(self)? + "\n")
-            .with_context(|| format!("writing {}", path.display()))
+        crate::util::write_json(&path, self)
     }
 }
 

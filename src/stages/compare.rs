@@ -779,8 +779,7 @@ impl StageKind for Compare {
             params: ctx.params.clone(),
         };
         let path = out.join(CompareSummary::FILE);
-        std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
+        crate::util::write_json(&path, &summary)?;
         Ok(())
     }
 }

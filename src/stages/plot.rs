@@ -479,8 +479,7 @@ impl StageKind for Plot {
             infos.push(balance_figure(item, &p, &mut used, &ctx.out_dir)?);
         }
         let path = ctx.out_dir.join(FigureInfo::FILE);
-        std::fs::write(&path, serde_json::to_string_pretty(&infos)? + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
+        crate::util::write_json(&path, &infos)?;
         Ok(())
     }
 }

@@ -135,7 +135,7 @@ impl StageKind for Split {
             "params": ctx.params,
         });
         let path = ctx.out_path("split.json")?;
-        std::fs::write(&path, serde_json::to_string_pretty(&info)? + "\n").with_context(|| format!("writing {}", path.display()))?;
+        crate::util::write_json(&path, &info)?;
         Ok(())
     }
 }

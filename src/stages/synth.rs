@@ -212,7 +212,7 @@ impl StageKind for Synth {
             "details": generated.summary,
         });
         let path = ctx.out_path("synth.json")?;
-        std::fs::write(&path, serde_json::to_string_pretty(&info)? + "\n").with_context(|| format!("writing {}", path.display()))?;
+        crate::util::write_json(&path, &info)?;
         Ok(())
     }
 }

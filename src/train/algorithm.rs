@@ -342,6 +342,6 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
         },
     });
     let path = paths.out.join("train_summary.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n").with_context(|| format!("writing {}", path.display()))?;
+    crate::util::write_json(&path, &summary)?;
     Ok(Outcome::Finished)
 }

@@ -36,6 +36,6 @@ impl ModelInfo {
 
     pub fn save(&self, dir: &Path) -> Result<()> {
         let path = dir.join(Self::FILE);
-        std::fs::write(&path, serde_json::to_string_pretty(self)? + "\n").with_context(|| format!("writing {}", path.display()))
+        crate::util::write_json(&path, self)
     }
 }
