@@ -3,7 +3,7 @@ ResNet (frozen BN, single FC to 40 outputs, no dropout), 10 validation images fo
 gradient, 10 training images forward + backward with the per-task square loss, SGD momentum 0.9,
 weight decay 5e-4. Prints one JSON line like the Rust bench.
 
-usage: train_bench.py <resnet18|resnet50> <size> <steps> <threads> [--device=cuda] [--precision=bf16]
+usage: train_bench.py <resnet18|resnet50|small_cnn> <size> <steps> <threads> [--device=cuda] [--precision=bf16]
                      [--channels-last]
 bf16 is autocast (bf16 convolutions and matrix products, fp32 master weights), like awmt's
 `precision: bf16`.
@@ -13,9 +13,21 @@ import sys
 import time
 
 import torch
-import torchvision
 
 TASKS, BATCH, WARMUP = 40, 10, 3
+
+
+def small_cnn():
+    """awmt's `small_cnn` (src/model/small_cnn.rs): four 3x3 conv-BN-ReLU stages of 16, 32, 64, 128
+    channels, 2x2 max pooling after the first three, global average pooling, one FC."""
+    layers, c_in = [], 3
+    for i, w in enumerate([16, 32, 64, 128]):
+        layers += [torch.nn.Conv2d(c_in, w, 3, 1, 1, bias=False), torch.nn.BatchNorm2d(w), torch.nn.ReLU(inplace=True)]
+        if i < 3:
+            layers.append(torch.nn.MaxPool2d(2))
+        c_in = w
+    layers += [torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(c_in, TASKS)]
+    return torch.nn.Sequential(*layers)
 
 
 def main():
@@ -27,8 +39,13 @@ def main():
     channels_last = "--channels-last" in flags
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    net = getattr(torchvision.models, model_name)(weights=None)
-    net.fc = torch.nn.Linear(net.fc.in_features, TASKS)
+    if model_name == "small_cnn":
+        net = small_cnn()
+    else:
+        import torchvision  # only the ResNets need it
+
+        net = getattr(torchvision.models, model_name)(weights=None)
+        net.fc = torch.nn.Linear(net.fc.in_features, TASKS)
     # Frozen BN: stored statistics, affine parameters not trained.
     for m in net.modules():
         if isinstance(m, torch.nn.BatchNorm2d):

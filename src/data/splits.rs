@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use super::celeba::Celeba;
 use super::images::decode_rgb;
 use super::market::{build_splits, locate_mat, PedAnnotations, PedFormat};
-use super::tasks::{LabelTable, TaskSet};
+use super::tasks::{LabelTable, Task, TaskSet};
 
 pub const SPLITS: [&str; 3] = ["train", "val", "test"];
 
@@ -66,6 +66,8 @@ pub struct SplitOptions<'a> {
     pub seed: u64,
     pub on_bad_image: OnBadImage,
     pub tasks: Option<&'a [String]>,
+    /// Replace the attribute tasks by one `identity` task (the pretext target of the split stage).
+    pub identity_target: bool,
     /// Decode every listed image once (true in the stage; annotation-only checks skip it).
     pub check_images: bool,
 }
@@ -160,7 +162,25 @@ pub fn build(input: &DatasetInput, opts: &SplitOptions) -> Result<SplitTables> {
         }
         _ => tasks,
     };
+    if opts.identity_target {
+        let tasks = identity_task(tasks, &mut tables);
+        return Ok(SplitTables { tasks, tables, extra: Default::default(), skipped, details });
+    }
     Ok(SplitTables { tasks, tables, extra, skipped, details })
+}
+
+/// Replaces every label column by one `identity` column: the class is the rank of the image's
+/// identity among the `train` split's identities; images of other identities are masked.
+fn identity_task(tasks: TaskSet, tables: &mut [LabelTable; 3]) -> TaskSet {
+    let ids: std::collections::BTreeSet<i64> = tables[0].identities.iter().copied().collect();
+    let class_of: std::collections::HashMap<i64, i32> = ids.iter().enumerate().map(|(c, &id)| (id, c as i32)).collect();
+    for table in tables.iter_mut() {
+        let column = table.identities.iter().map(|id| class_of.get(id).copied()).collect();
+        table.labels = vec![column];
+    }
+    let classes: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+    let names: Vec<&str> = classes.iter().map(String::as_str).collect();
+    TaskSet { tasks: vec![Task::multiclass("identity", &names)], ..tasks }
 }
 
 /// Removes the rows whose indices are in `drop`, keeping the order of the rest.

@@ -15,18 +15,19 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use tch::Tensor;
 
-use super::net::{Net, Trunk};
+use super::net::Net;
 
 /// Copies the trunk weights of `path` into `net`; returns how many tensors were loaded.
 pub fn load_trunk(net: &mut Net, path: &Path) -> Result<usize> {
-    if net.config.trunk == Trunk::SmallCnn {
-        bail!("{}: pretrained weights exist only for resnet18 and resnet50 trunks, not small_cnn", path.display());
-    }
+    // A directory is another train stage's output (e.g. a pretext-trained trunk).
+    let file = if path.is_dir() { path.join("model.safetensors") } else { path.to_path_buf() };
+    let path = file.as_path();
     let named = Tensor::read_safetensors(path)
         .with_context(|| format!("{}: not a readable safetensors file (see the recipe in src/model/pretrained.rs)", path.display()))?;
     let origin = format!("{} (torchvision {} weights expected)", path.display(), net.config.trunk.name());
-    net.store.load_from(&named, &origin, |name| name.starts_with("head."))
+    let trunk: Vec<(String, Tensor)> = named.into_iter().filter(|(n, _)| !n.starts_with("head.") && !n.starts_with("fc.")).collect();
+    net.store.load_from(&trunk, &origin, |name| name.starts_with("head."))
 }

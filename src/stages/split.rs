@@ -13,6 +13,11 @@
 //!   does not decode (every image is decoded once, in parallel) stops the stage with a list of
 //!   the files; `skip` leaves those rows out and counts them in `split.json`.
 //! - `tasks` (optional): a subset of task names, in the order wanted.
+//! - `target` (`attributes` | `identity`, default `attributes`): `identity` replaces the attribute
+//!   tasks by one C-way task `identity` whose classes are the identities of the `train` split (in
+//!   increasing id order); rows of other identities (val/test of an identity-disjoint protocol) are
+//!   masked. It is the label of a *pretext* task: a trunk pre-trained on it never sees an
+//!   attribute label (see pipelines/quickstart.yaml). Not combinable with `tasks`.
 //!
 //! Outputs: `tasks.json`, `{train,val,test}.parquet` and `.csv` (`image`, `identity`, one Int32
 //! column per task, null = masked; for Market/Duke colour tasks also a text column
@@ -55,6 +60,19 @@ pub struct Params {
     pub on_bad_image: BadImage,
     #[serde(default)]
     pub tasks: Option<Vec<String>>,
+    #[serde(default)]
+    pub target: Target,
+}
+
+/// What the label columns hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// The dataset's attribute tasks (the protocol).
+    #[default]
+    Attributes,
+    /// One multiclass task: which training identity the image shows.
+    Identity,
 }
 
 fn default_val_fraction() -> f64 {
@@ -95,6 +113,9 @@ impl StageKind for Split {
                 return Err(ParamError::new(&["tasks"], "an empty task list; leave `tasks` out to keep every task"));
             }
         }
+        if p.target == Target::Identity && p.tasks.is_some() {
+            return Err(ParamError::new(&["target"], "`target: identity` has one task of its own; leave `tasks` out"));
+        }
         Ok(v)
     }
     fn user_outputs(&self) -> &'static [&'static str] {
@@ -112,6 +133,7 @@ impl StageKind for Split {
             seed: p.seed,
             on_bad_image: if p.on_bad_image == BadImage::Skip { OnBadImage::Skip } else { OnBadImage::Error },
             tasks: p.tasks.as_deref(),
+            identity_target: p.target == Target::Identity,
             check_images: true,
         };
         let pool = rayon::ThreadPoolBuilder::new().num_threads(ctx.threads.max(1)).build().context("starting worker threads")?;
