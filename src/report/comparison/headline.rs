@@ -293,9 +293,9 @@ mod tests {
     #[test]
     fn table2_sets_market_and_duke_side_by_side() {
         let runs = vec![
-            run("m[awmt]", "awmt", "market", &[("gender", 0.9)], false),
-            run("d[awmt]", "awmt", "duke", &[("gender", 0.8)], false),
-            run("m[sep]", "sep", "market", &[("gender", 0.85)], true),
+            run("m[awmt]", "awmt", "market", &[("gender", 0.9), ("hat", 0.9)], false),
+            run("d[awmt]", "awmt", "duke", &[("gender", 0.8), ("hat", 0.8)], false),
+            run("m[sep]", "sep", "market", &[("gender", 0.85), ("hat", 0.85)], true),
         ];
         let groups = group_runs(&runs).unwrap();
         let dm = delta_m_baselines(&runs, &groups, None).unwrap();

@@ -76,7 +76,8 @@ impl Group {
     }
 
     /// Whether every run evaluates single-task models only (the separate models): each model's
-    /// training summary lists exactly one task.
+    /// training summary lists exactly one task. (With a single attribute every method is one:
+    /// then several qualify and Δm, meaningless there, is left out.)
     pub fn is_single_task(&self, runs: &[Run]) -> bool {
         self.runs.iter().all(|&i| {
             let training = &runs[i].metrics.training;
@@ -219,8 +220,8 @@ pub(crate) mod tests {
     use crate::data::tasks::TaskType;
     use crate::eval::metrics::{ExampleBased, TaskMetrics};
 
-    /// A run of `method` with per-task accuracies (fractions) and the training summaries of
-    /// `models` models, each trained on `tasks_per_model` tasks.
+    /// A run of `method` with per-task accuracies (fractions) and the training summaries of one
+    /// model per task (`single_task`) or one model of all tasks.
     pub fn run(stage: &str, method: &str, format: &str, accuracies: &[(&str, f64)], single_task: bool) -> Run {
         let tasks: Vec<TaskMetrics> = accuracies
             .iter()
@@ -263,9 +264,9 @@ pub(crate) mod tests {
     #[test]
     fn groups_and_the_delta_m_baseline() {
         let runs = vec![
-            run("e[basic]", "basic", "celeba", &[("A", 0.8)], false),
-            run("e[sep]", "sep", "celeba", &[("A", 0.7)], true),
-            run("e[basic2]", "basic", "celeba", &[("A", 0.9)], false),
+            run("e[basic]", "basic", "celeba", &[("A", 0.8), ("B", 0.8)], false),
+            run("e[sep]", "sep", "celeba", &[("A", 0.7), ("B", 0.7)], true),
+            run("e[basic2]", "basic", "celeba", &[("A", 0.9), ("B", 0.9)], false),
         ];
         let groups = group_runs(&runs).unwrap();
         assert_eq!(groups.len(), 2);
@@ -282,7 +283,7 @@ pub(crate) mod tests {
         assert!(delta_m_baselines(&runs, &groups, Some("nope")).unwrap_err().to_string().contains("basic, sep"));
         // Two single-task methods: Δm is left out, and the note says how to choose.
         let mut two = runs.clone();
-        two.push(run("e[sep2]", "sep2", "celeba", &[("A", 0.7)], true));
+        two.push(run("e[sep2]", "sep2", "celeba", &[("A", 0.7), ("B", 0.7)], true));
         let g2 = group_runs(&two).unwrap();
         let b = delta_m_baselines(&two, &g2, None).unwrap();
         assert_eq!(b[0].group, None);

@@ -466,4 +466,49 @@ mod tests {
         let err = pairwise(&methods, &settings()).unwrap_err();
         assert!(err.to_string().contains("different identities"), "{err}");
     }
+
+    /// The size the brief sets for `make run` (4 methods × 3 seeds × 1,500 images of identities of
+    /// 8 × 12 attributes, B = 2,000, 10,000 flips), timed, not asserted:
+    /// `cargo test --release --lib pairwise_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn pairwise_cost_at_quickstart_scale() {
+        let (n, tasks) = (1500, 12);
+        let mut rng = Rng::new(9);
+        let mut make = |accuracy: f64, per_identity: usize| {
+            let mut correct = Correctness::new(n, tasks);
+            for i in 0..n {
+                for t in 0..tasks {
+                    correct.set(i, t, Some((rng.next_u64() % 1000) as f64 / 1000.0 < accuracy));
+                }
+            }
+            RunCorrectness {
+                images: (0..n).map(|i| format!("{i}.jpg")).collect(),
+                identities: (0..n).map(|i| (per_identity > 0).then_some((i / per_identity.max(1)) as i64)).collect(),
+                tasks: (0..tasks).map(|t| format!("t{t}")).collect(),
+                correct,
+            }
+        };
+        for per_identity in [8, 0] {
+            let runs: Vec<Vec<RunCorrectness>> =
+                (0..4).map(|m| (0..3).map(|_| make(0.8 + 0.03 * m as f64, per_identity)).collect()).collect();
+            let methods: Vec<MethodPredictions> = runs
+                .iter()
+                .enumerate()
+                .map(|(m, rs)| MethodPredictions {
+                    method: format!("m{m}"),
+                    runs: rs.iter().enumerate().map(|(k, r)| (format!("m{m}s{k}"), r)).collect(),
+                })
+                .collect();
+            let s = Settings { resamples: 2000, level: 0.95, seed: 0, flips: 10_000, alpha: 0.05 };
+            let start = std::time::Instant::now();
+            let p = pairwise(&methods, &s).unwrap();
+            eprintln!(
+                "{} pairs, unit {:?}: {:.3} s",
+                p.bootstrap.len(),
+                p.units,
+                start.elapsed().as_secs_f64()
+            );
+        }
+    }
 }
