@@ -17,7 +17,7 @@ use crate::eval::bootstrap::cluster_bootstrap;
 use crate::eval::files::RunCorrectness;
 use crate::eval::holm::holm;
 use crate::eval::mcnemar::{mcnemar, EXACT_BELOW};
-use crate::eval::paired::{ClusteredDifferences, Clusters, Correctness};
+use crate::eval::paired::{ClusteredDifferences, Clusters, Correctness, ResamplingUnit};
 use crate::eval::seeds::over_seeds;
 use crate::eval::sign_flip::{sign_flip_test, EXACT_UP_TO};
 use crate::report::files::TableInfo;
@@ -333,12 +333,26 @@ fn unit_text(units: &[String]) -> String {
     }
 }
 
+/// What a title says was resampled.
+fn unit_title(units: &[String]) -> &'static str {
+    let identities = ResamplingUnit::Identities.describe();
+    let images = ResamplingUnit::Images.describe();
+    if units.iter().all(|u| *u == identities) {
+        "identities resampled"
+    } else if units.iter().all(|u| *u == images) {
+        "images resampled: identities unknown"
+    } else {
+        "identities resampled, images where the identity is unknown"
+    }
+}
+
 pub fn bootstrap_info(format: &str, p: &Pairwise, s: &Settings) -> TableInfo {
     TableInfo {
         stem: format!("bootstrap_{format}"),
         title: format!(
-            "Mean-accuracy difference A − B with a {:.0}% identity-level paired bootstrap interval — {}",
+            "Mean-accuracy difference A − B with a {:.0}% paired bootstrap interval ({}) — {}",
             s.level * 100.0,
+            unit_title(&p.units),
             format_title(format)
         ),
         caption: format!(
@@ -354,7 +368,11 @@ pub fn bootstrap_info(format: &str, p: &Pairwise, s: &Settings) -> TableInfo {
 pub fn tests_info(format: &str, p: &Pairwise, s: &Settings) -> TableInfo {
     TableInfo {
         stem: format!("attribute_tests_{format}"),
-        title: format!("Per-attribute differences A − B and identity-level sign-flip tests — {}", format_title(format)),
+        title: format!(
+            "Per-attribute differences A − B and paired sign-flip tests ({}) — {}",
+            unit_title(&p.units),
+            format_title(format)
+        ),
         caption: format!(
             "Resampled: {}. diff_pct with its {:.0}% identity-level bootstrap interval (B = {}); p_value from the paired sign-flip permutation test on s_g = Σ (c_A − c_B) over the images of identity g and the seed pairings (exact over all sign flips when at most {EXACT_UP_TO} identities differ, else {} seeded random flips with the +1 correction); p_value_holm is Holm-adjusted over the attributes of the pair, significant = adjusted p < {}. Seeds: {SEED_PAIRING}. Models: {MODEL_SELECTION}.",
             unit_text(&p.units),
@@ -436,6 +454,7 @@ mod tests {
         assert_eq!(mcnemar_frame(&p.mcnemar).unwrap().shape(), (1, 12));
         let info = bootstrap_info("celeba", &p, &settings());
         assert!(info.caption.contains("Resampled: identities") && info.caption.contains("seed k of A"), "{}", info.caption);
+        assert!(info.title.contains("(identities resampled)"), "{}", info.title);
     }
 
     #[test]
@@ -449,7 +468,9 @@ mod tests {
         let p = pairwise(&methods, &settings()).unwrap();
         assert_eq!(p.units, ["images (identity unknown)"]);
         assert_eq!(p.bootstrap[0].units, 30);
-        assert!(tests_info("market", &p, &settings()).caption.contains("Resampled: images (identity unknown)"));
+        let info = tests_info("market", &p, &settings());
+        assert!(info.caption.contains("Resampled: images (identity unknown)"));
+        assert!(info.title.contains("images resampled"), "{}", info.title);
         // One image per unit: the sign-flip p equals the exact McNemar p (b + c < 25).
         let m = &p.mcnemar[0];
         assert!((p.tests[0].p_value - m.p_value).abs() < 1e-12, "{} vs {}", p.tests[0].p_value, m.p_value);
