@@ -59,11 +59,12 @@ use crate::report::comparison::pairwise::{
 };
 use crate::report::comparison::per_attribute::{per_attribute, per_attribute_info, wins, wins_info};
 use crate::report::comparison::{
-    attributes, delta_m_baselines, frame, group_runs, measured_kind, pct, Group, Published, PublishedKeyword, Run,
-    MODEL_SELECTION, SEED_PAIRING,
+    attributes, delta_m_baselines, frame, group_runs, measured_kind, pct, DeltaMBaseline, Group, Published,
+    PublishedKeyword, Run, MODEL_SELECTION, SEED_PAIRING,
 };
 use crate::report::files::{
-    write_per_attribute_long, CompareSummary, FormatStatistics, Layout, StatisticsSettings, TableInfo,
+    write_per_attribute_long, CompareSummary, FormatStatistics, Layout, PerAttributeRow, StatisticsSettings,
+    TableInfo,
 };
 use crate::report::tables;
 
@@ -154,6 +155,59 @@ fn example_based_frame(runs: &[Run]) -> Result<polars::prelude::DataFrame> {
     ])
 }
 
+/// What every table of one comparison is built from.
+struct Inputs<'a> {
+    p: &'a Params,
+    loaded: &'a [RunDir],
+    runs: &'a [Run],
+    groups: &'a [Group],
+    baselines: &'a Baselines,
+    delta_m: &'a [DeltaMBaseline],
+}
+
+/// The per-attribute, wins and pairwise tables of one format; returns the `per_attribute_long`
+/// rows and what the statistics resampled.
+fn write_format_tables(
+    inputs: &Inputs,
+    format: &str,
+    infos: &mut Vec<TableInfo>,
+    out: &Path,
+) -> Result<(Vec<PerAttributeRow>, FormatStatistics)> {
+    let Inputs { p, loaded, runs, groups, baselines, delta_m } = *inputs;
+    let fgroups: Vec<&Group> = groups.iter().filter(|g| g.format == format).collect();
+    let t = per_attribute(runs, &fgroups, format, baselines, |m| p.published.includes(m))?;
+    write(t.wide.frame()?, out, per_attribute_info(format, &t), infos)?;
+    write(wins(&t.contenders).frame()?, out, wins_info(format, &t), infos)?;
+
+    let correctness: Vec<Vec<RunCorrectness>> = fgroups
+        .iter()
+        .map(|g| g.runs.iter().map(|&i| read_correctness(&loaded[i].dir)).collect::<Result<Vec<_>>>())
+        .collect::<Result<_>>()?;
+    let methods: Vec<MethodPredictions> = fgroups
+        .iter()
+        .zip(&correctness)
+        .map(|(g, c)| MethodPredictions {
+            method: g.method.clone(),
+            runs: g.runs.iter().zip(c).map(|(&i, c)| (runs[i].stage.clone(), c)).collect(),
+        })
+        .collect();
+    let settings = Settings { resamples: p.resamples, level: p.level, seed: p.seed, flips: p.flips, alpha: p.alpha };
+    let pw = pairwise(&methods, &settings)?;
+    write(bootstrap_frame(&pw.bootstrap)?, out, bootstrap_info(format, &pw, &settings), infos)?;
+    write(tests_frame(&pw.tests)?, out, tests_info(format, &pw, &settings), infos)?;
+    write(mcnemar_frame(&pw.mcnemar)?, out, mcnemar_info(format, &settings), infos)?;
+    let stats = FormatStatistics {
+        format: format.to_string(),
+        units: pw.units,
+        delta_m_baseline: delta_m
+            .iter()
+            .find(|d| d.format == format)
+            .and_then(|d| d.group)
+            .map(|i| groups[i].method.clone()),
+    };
+    Ok((t.long, stats))
+}
+
 impl StageKind for Compare {
     fn name(&self) -> &'static str {
         "compare"
@@ -222,7 +276,6 @@ impl StageKind for Compare {
         let groups = group_runs(&runs).with_context(|| format!("stage `{}`", ctx.stage))?;
         let delta_m = delta_m_baselines(&runs, &groups, p.delta_m_baseline.as_deref())
             .with_context(|| format!("stage `{}`", ctx.stage))?;
-        let settings = Settings { resamples: p.resamples, level: p.level, seed: p.seed, flips: p.flips, alpha: p.alpha };
         let out = &ctx.out_dir;
         let mut infos: Vec<TableInfo> = Vec::new();
         let mut formats: Vec<String> = Vec::new();
@@ -250,38 +303,18 @@ impl StageKind for Compare {
         let mut long = Vec::new();
         let mut format_statistics = Vec::new();
         for format in &formats {
-            let fgroups: Vec<&Group> = groups.iter().filter(|g| &g.format == format).collect();
-            let t = per_attribute(&runs, &fgroups, format, &baselines, |m| p.published.includes(m))
+            let inputs = Inputs {
+                p: &p,
+                loaded: &loaded,
+                runs: &runs,
+                groups: &groups,
+                baselines: &baselines,
+                delta_m: &delta_m,
+            };
+            let (rows, stats) = write_format_tables(&inputs, format, &mut infos, out)
                 .with_context(|| format!("stage `{}`", ctx.stage))?;
-            write(t.wide.frame()?, out, per_attribute_info(format, &t), &mut infos)?;
-            write(wins(&t.contenders).frame()?, out, wins_info(format, &t), &mut infos)?;
-            long.extend(t.long);
-
-            let correctness: Vec<Vec<RunCorrectness>> = fgroups
-                .iter()
-                .map(|g| g.runs.iter().map(|&i| read_correctness(&loaded[i].dir)).collect::<Result<Vec<_>>>())
-                .collect::<Result<_>>()?;
-            let methods: Vec<MethodPredictions> = fgroups
-                .iter()
-                .zip(&correctness)
-                .map(|(g, c)| MethodPredictions {
-                    method: g.method.clone(),
-                    runs: g.runs.iter().zip(c).map(|(&i, c)| (runs[i].stage.clone(), c)).collect(),
-                })
-                .collect();
-            let pw = pairwise(&methods, &settings).with_context(|| format!("stage `{}`", ctx.stage))?;
-            write(bootstrap_frame(&pw.bootstrap)?, out, bootstrap_info(format, &pw, &settings), &mut infos)?;
-            write(tests_frame(&pw.tests)?, out, tests_info(format, &pw, &settings), &mut infos)?;
-            write(mcnemar_frame(&pw.mcnemar)?, out, mcnemar_info(format, &settings), &mut infos)?;
-            format_statistics.push(FormatStatistics {
-                format: format.clone(),
-                units: pw.units.clone(),
-                delta_m_baseline: delta_m
-                    .iter()
-                    .find(|d| &d.format == format)
-                    .and_then(|d| d.group)
-                    .map(|i| groups[i].method.clone()),
-            });
+            long.extend(rows);
+            format_statistics.push(stats);
         }
         write_per_attribute_long(out, &long)?;
         write(
