@@ -653,6 +653,7 @@ fn evaluate_compare_plot_report_end_to_end() {
     assert!(!html.contains(&b.root.path().display().to_string()), "no absolute paths in the page");
     let md = std::fs::read_to_string(b.report.join("summary.md")).unwrap();
     assert!(md.contains("**Synthetic data:**") && md.contains("| AWMT (paper) | published | 91.80 |"));
+    assert!(md.contains("| delta_m_pct | delta_m_std |"), "Δm in the report's Table 1");
     for stem in &stems {
         assert!(b.report.join(format!("figures/{stem}.png")).exists());
     }

@@ -43,7 +43,7 @@
 //! - `compare.json` (`report::files::CompareSummary`): the layout, data sources, model-selection
 //!   rule, statistics settings, methods, runs and the list of tables.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use polars::prelude::Column;
@@ -98,18 +98,13 @@ impl Default for Params {
     }
 }
 
-/// An evaluated run and where its files are.
-struct RunDir {
-    run: Run,
-    dir: std::path::PathBuf,
-}
-
-fn load_runs(ctx: &StageContext, layout: Layout) -> Result<Vec<RunDir>> {
+/// The evaluated runs and, in the same order, the directories their files are in.
+fn load_runs(ctx: &StageContext, layout: Layout) -> Result<(Vec<Run>, Vec<PathBuf>)> {
     let items = ctx.inputs("runs");
     if items.is_empty() {
         bail!("stage `{}` needs input `runs` (one or more evaluate stages)", ctx.stage);
     }
-    let mut runs = Vec::new();
+    let (mut runs, mut dirs) = (Vec::new(), Vec::new());
     for item in items {
         let metrics = RunMetrics::load(&item.path)?;
         let stage = item.stage.clone().unwrap_or_else(|| metrics.method.clone());
@@ -126,9 +121,10 @@ fn load_runs(ctx: &StageContext, layout: Layout) -> Result<Vec<RunDir>> {
                 if layout == Layout::Celeba { "celeba" } else { "pedestrian" }
             );
         }
-        runs.push(RunDir { run: Run { stage, metrics }, dir: item.path.clone() });
+        runs.push(Run { stage, metrics });
+        dirs.push(item.path.clone());
     }
-    Ok(runs)
+    Ok((runs, dirs))
 }
 
 fn write(df: polars::prelude::DataFrame, out: &Path, info: TableInfo, infos: &mut Vec<TableInfo>) -> Result<()> {
@@ -158,7 +154,7 @@ fn example_based_frame(runs: &[Run]) -> Result<polars::prelude::DataFrame> {
 /// What every table of one comparison is built from.
 struct Inputs<'a> {
     p: &'a Params,
-    loaded: &'a [RunDir],
+    dirs: &'a [PathBuf],
     runs: &'a [Run],
     groups: &'a [Group],
     baselines: &'a Baselines,
@@ -173,7 +169,7 @@ fn write_format_tables(
     infos: &mut Vec<TableInfo>,
     out: &Path,
 ) -> Result<(Vec<PerAttributeRow>, FormatStatistics)> {
-    let Inputs { p, loaded, runs, groups, baselines, delta_m } = *inputs;
+    let Inputs { p, dirs, runs, groups, baselines, delta_m } = *inputs;
     let fgroups: Vec<&Group> = groups.iter().filter(|g| g.format == format).collect();
     let t = per_attribute(runs, &fgroups, format, baselines, |m| p.published.includes(m))?;
     write(t.wide.frame()?, out, per_attribute_info(format, &t), infos)?;
@@ -181,7 +177,7 @@ fn write_format_tables(
 
     let correctness: Vec<Vec<RunCorrectness>> = fgroups
         .iter()
-        .map(|g| g.runs.iter().map(|&i| read_correctness(&loaded[i].dir)).collect::<Result<Vec<_>>>())
+        .map(|g| g.runs.iter().map(|&i| read_correctness(&dirs[i])).collect::<Result<Vec<_>>>())
         .collect::<Result<_>>()?;
     let methods: Vec<MethodPredictions> = fgroups
         .iter()
@@ -271,8 +267,7 @@ impl StageKind for Compare {
             [one] => Baselines::load_dir(&one.path)?,
             many => bail!("stage `{}`: input `baselines` must name one directory, got {}", ctx.stage, many.len()),
         };
-        let loaded = load_runs(ctx, p.table)?;
-        let runs: Vec<Run> = loaded.iter().map(|r| r.run.clone()).collect();
+        let (runs, dirs) = load_runs(ctx, p.table)?;
         let groups = group_runs(&runs).with_context(|| format!("stage `{}`", ctx.stage))?;
         let delta_m = delta_m_baselines(&runs, &groups, p.delta_m_baseline.as_deref())
             .with_context(|| format!("stage `{}`", ctx.stage))?;
@@ -300,17 +295,11 @@ impl StageKind for Compare {
             }
         }
 
+        let inputs =
+            Inputs { p: &p, dirs: &dirs, runs: &runs, groups: &groups, baselines: &baselines, delta_m: &delta_m };
         let mut long = Vec::new();
         let mut format_statistics = Vec::new();
         for format in &formats {
-            let inputs = Inputs {
-                p: &p,
-                loaded: &loaded,
-                runs: &runs,
-                groups: &groups,
-                baselines: &baselines,
-                delta_m: &delta_m,
-            };
             let (rows, stats) = write_format_tables(&inputs, format, &mut infos, out)
                 .with_context(|| format!("stage `{}`", ctx.stage))?;
             long.extend(rows);
