@@ -459,8 +459,14 @@ fn evaluate_compare_plot_report_end_to_end() {
     assert_eq!(preds.height(), IMAGES * CELEBA_TASKS.len());
     assert_eq!(
         preds.get_column_names().iter().map(|c| c.as_str()).collect::<Vec<_>>(),
-        ["image", "task", "score", "prediction", "label", "correct"]
+        ["image", "identity", "task", "score", "prediction", "label", "correct"]
     );
+    // The identity comes from the split table (4 images per identity in these fixtures).
+    let (images, ids) = (str_col(&preds, "image"), f64_col(&preds, "identity"));
+    for (image, id) in images.iter().zip(&ids) {
+        let i: usize = image.trim_start_matches("test/").trim_end_matches(".jpg").parse().unwrap();
+        assert_eq!(*id, Some((i / 4) as f64), "{image}");
+    }
     let sep: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(b.evals["eval[separate]"].join("metrics.json")).unwrap())
             .unwrap();
@@ -503,6 +509,26 @@ fn evaluate_compare_plot_report_end_to_end() {
     assert_eq!(std[13], None);
     assert_eq!(f64_col(&t1, "seeds")[12], Some(2.0));
     assert!(str_col(&t1, "reference")[0].contains("Kumar"));
+    // Δm against the separate models (detected: every model trained on one task), by hand from
+    // the per-attribute accuracies of the runs' metrics.
+    let dm = f64_col(&t1, "delta_m_pct");
+    assert!(dm[..12].iter().all(Option::is_none), "published rows have no Δm");
+    assert_eq!(dm[14], Some(0.0), "the baseline itself");
+    let task_acc = |run: &str| -> Vec<f64> {
+        let m = read_csv(&b.evals[run].join("metrics.csv"));
+        f64_col(&m, "accuracy")[..CELEBA_TASKS.len()].iter().map(|v| v.unwrap()).collect()
+    };
+    let sep = task_acc("eval[separate]");
+    let want_dm = |run: &str| {
+        100.0 * task_acc(run).iter().zip(&sep).map(|(m, s)| (m - s) / s).sum::<f64>() / sep.len() as f64
+    };
+    assert!((dm[13].unwrap() - want_dm("eval[awmt]")).abs() < 1e-3, "{:?} vs {}", dm[13], want_dm("eval[awmt]"));
+    assert!(dm[13].unwrap() > 0.0, "awmt (92%) beats the separate models (78%)");
+    let dm_basic = (want_dm("eval[basic]") + want_dm("eval[basic_seed2]")) / 2.0;
+    assert!((dm[12].unwrap() - dm_basic).abs() < 1e-3);
+    let dm_std = f64_col(&t1, "delta_m_std");
+    let spread = (want_dm("eval[basic]") - want_dm("eval[basic_seed2]")).abs() / 2f64.sqrt();
+    assert!((dm_std[12].unwrap() - spread).abs() < 1e-3 && dm_std[13].is_none());
 
     // Per-attribute: measured columns then published ones, marked as such.
     let pa = read_csv(&b.table1.join("per_attribute_celeba.csv"));
@@ -515,19 +541,56 @@ fn evaluate_compare_plot_report_end_to_end() {
     let wins = read_csv(&b.table1.join("wins_celeba.csv"));
     assert_eq!(str_col(&wins, "method"), ["basic", "awmt", "separate"]);
     assert_eq!(wins.width(), 4);
-    // McNemar: 3 pairs × 6 attributes; bootstrap: one interval per pair around the observed difference.
+    // McNemar (image-level view): 3 pairs × 6 attributes.
     let mc = read_csv(&b.table1.join("mcnemar_celeba.csv"));
     assert_eq!(mc.height(), 18);
     assert!(f64_col(&mc, "p_value").iter().all(|p| (0.0..=1.0).contains(&p.unwrap())));
+    // Bootstrap: one identity-level interval per pair around the observed difference.
     let bs = read_csv(&b.table1.join("bootstrap_celeba.csv"));
     assert_eq!(bs.height(), 3);
     let (d, lo, hi) = (f64_col(&bs, "mean_diff_pct"), f64_col(&bs, "ci_low_pct"), f64_col(&bs, "ci_high_pct"));
     for r in 0..3 {
         assert!(lo[r].unwrap() <= d[r].unwrap() + 1e-3 && d[r].unwrap() <= hi[r].unwrap() + 1e-3);
     }
+    assert_eq!(str_col(&bs, "unit"), ["identities"; 3]);
+    assert_eq!(f64_col(&bs, "units"), [Some((IMAGES / 4) as f64); 3]);
+    assert_eq!(f64_col(&bs, "images"), [Some(IMAGES as f64); 3]);
+    // basic has two seeds, awmt one: one pairing, basic's first seed.
+    assert_eq!(f64_col(&bs, "seed_pairings")[0], Some(1.0));
+    assert_eq!(str_col(&bs, "runs_a")[0], "eval[basic]");
     // basic (first seed) vs awmt: awmt is right 92% of the time vs 85%: the interval excludes 0.
     assert_eq!(str_col(&bs, "method_b")[0], "awmt");
     assert!(hi[0].unwrap() < 0.0, "{:?}", (lo[0], d[0], hi[0]));
+    let b1_minus_awmt = 100.0 * (b1 - mean_accuracy_from_predictions(awmt));
+    assert!((d[0].unwrap() - b1_minus_awmt).abs() < 1e-3, "{:?} vs {b1_minus_awmt}", d[0]);
+    // Per-attribute tests: 3 pairs × 6 attributes, identity-level, Holm-adjusted.
+    let at = read_csv(&b.table1.join("attribute_tests_celeba.csv"));
+    assert_eq!(at.height(), 18);
+    let (p_raw, p_holm) = (f64_col(&at, "p_value"), f64_col(&at, "p_value_holm"));
+    let significant = str_col(&at, "significant");
+    for r in 0..18 {
+        let (p, h) = (p_raw[r].unwrap(), p_holm[r].unwrap());
+        assert!((0.0..=1.0).contains(&p) && p <= h + 1e-12 && h <= 1.0, "row {r}: {p} {h}");
+        assert_eq!(significant[r] == "true", h < 0.05, "row {r}");
+    }
+    assert_eq!(f64_col(&at, "units"), [Some((IMAGES / 4) as f64); 18]);
+    // T = Σ_g s_g is the number of images A gets right minus B's: diff × images.
+    let (diff, images, stat) = (f64_col(&at, "diff_pct"), f64_col(&at, "images"), f64_col(&at, "statistic"));
+    for r in 0..18 {
+        assert!((diff[r].unwrap() * images[r].unwrap() / 100.0 - stat[r].unwrap()).abs() < 1e-3, "row {r}");
+    }
+    // With 60 identities of 4 images, more than 20 differ: random flips.
+    assert!(str_col(&at, "test").iter().all(|t| t == "10000 random sign flips"));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.table1.join("compare.json")).unwrap()).unwrap();
+    assert!(summary["model_selection"].as_str().unwrap().starts_with("last iteration"));
+    assert_eq!(summary["statistics"]["formats"][0]["units"], serde_json::json!(["identities"]));
+    assert_eq!(summary["statistics"]["formats"][0]["delta_m_baseline"], "separate");
+    let captions: Vec<&str> = summary["tables"].as_array().unwrap().iter().map(|t| t["caption"].as_str().unwrap()).collect();
+    assert!(captions[0].contains("last iteration") && captions[0].contains("`separate`"), "{}", captions[0]);
+    let stems: Vec<&str> = summary["tables"].as_array().unwrap().iter().map(|t| t["stem"].as_str().unwrap()).collect();
+    let boot_caption = captions[stems.iter().position(|s| *s == "bootstrap_celeba").unwrap()];
+    assert!(boot_caption.contains("Resampled: identities") && boot_caption.contains("seed k of A"), "{boot_caption}");
     for ext in ["md", "html", "parquet"] {
         assert!(b.table1.join(format!("table1.{ext}")).exists());
     }
@@ -541,6 +604,12 @@ fn evaluate_compare_plot_report_end_to_end() {
     assert!((mk[5].unwrap() - 100.0 * mean_accuracy_from_predictions(market)).abs() < 1e-3);
     assert!(dk[5].is_some() && dk[6].is_some() && mk[4] == Some(88.49));
     assert!(b.table2.join("per_attribute_market.csv").exists() && b.table2.join("mcnemar_duke.csv").exists());
+    assert!(b.table2.join("attribute_tests_market.csv").exists() && b.table2.join("bootstrap_duke.csv").exists());
+    // No separate models among the pedestrian runs: no Δm, and the caption says why.
+    assert!(f64_col(&t2, "delta_m_market_pct").iter().chain(&f64_col(&t2, "delta_m_duke_pct")).all(Option::is_none));
+    let summary2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.table2.join("compare.json")).unwrap()).unwrap();
+    assert!(summary2["tables"][0]["caption"].as_str().unwrap().contains("No Δm"));
 
     // plot: every figure decodes and has content; SVGs exist.
     let figs: Vec<serde_json::Value> =
@@ -573,8 +642,8 @@ fn evaluate_compare_plot_report_end_to_end() {
     assert!(html.contains("ci-&lt;box&gt;"), "run record shown, escaped");
     assert_eq!(
         html.matches("<table class=\"awmt-table\"").count(),
-        6 + 10 + 1,
-        "6 CelebA tables, 10 pedestrian tables, the runs"
+        7 + 12 + 1,
+        "7 CelebA tables, 12 pedestrian tables, the runs"
     );
     assert!(html.contains("id=\"c0-table1\"") && html.contains("id=\"c1-table2\""));
     assert_eq!(html.matches("<img src=\"data:image/png;base64,").count(), stems.len() + 1);
@@ -584,6 +653,7 @@ fn evaluate_compare_plot_report_end_to_end() {
     assert!(!html.contains(&b.root.path().display().to_string()), "no absolute paths in the page");
     let md = std::fs::read_to_string(b.report.join("summary.md")).unwrap();
     assert!(md.contains("**Synthetic data:**") && md.contains("| AWMT (paper) | published | 91.80 |"));
+    assert!(md.contains("| delta_m_pct | delta_m_std |"), "Δm in the report's Table 1");
     for stem in &stems {
         assert!(b.report.join(format!("figures/{stem}.png")).exists());
     }
@@ -681,14 +751,54 @@ fn report_opens_in_headless_chromium() {
         "script or console errors: {}",
         dom.split("data-error-text=\"").nth(1).unwrap_or("")
     );
-    for id in
-        ["c0-table1", "c1-table2", "c0-per_attribute_celeba", "c0-bootstrap_celeba", "provenance-table", "run-record"]
-    {
+    for id in [
+        "c0-table1",
+        "c1-table2",
+        "c0-per_attribute_celeba",
+        "c0-bootstrap_celeba",
+        "c0-attribute_tests_celeba",
+        "provenance-table",
+        "run-record",
+    ] {
         assert!(dom.contains(&format!("id=\"{id}\"")), "table {id} missing from the DOM");
     }
     let log = std::fs::read_to_string(out.join("dom.log")).unwrap_or_default();
     assert!(!log.contains("Uncaught") && !log.contains("Refused to"), "console: {log}");
     assert_png_not_blank(&out.join("screenshot.png"));
+}
+
+#[test]
+fn unknown_identities_resample_images_and_say_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let faces = prepared(root, "faces", "celeba", CELEBA_TASKS.iter().map(|t| Task::binary(t)).collect());
+    // A release without identity_CelebA.txt: the split table's identities are null.
+    let pq = faces.join("test.parquet");
+    let mut df = ParquetReader::new(std::fs::File::open(&pq).unwrap()).finish().unwrap();
+    df.with_column(Column::new("identity".into(), vec![None::<i64>; df.height()])).unwrap();
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap()).finish(&mut df).unwrap();
+    let a = model(root, "a", &CELEBA_TASKS, 900, 1, "equal");
+    let b = model(root, "b", &CELEBA_TASKS, 850, 2, "equal");
+    let runs: Vec<InputItem> = [("eval[a]", &a, "a"), ("eval[b]", &b, "b")]
+        .iter()
+        .map(|(stage, m, name)| {
+            item(&evaluate_stage(root, stage, vec![item(m, name)], &faces, serde_json::Value::Null), stage)
+        })
+        .collect();
+    let preds = read_csv(&runs[0].path.join("predictions.csv"));
+    assert!(f64_col(&preds, "identity").iter().all(Option::is_none));
+    let table = run(&context(root, "t", "compare", serde_json::json!({"resamples": 200}), vec![("runs", runs)]));
+    let bs = read_csv(&table.join("bootstrap_celeba.csv"));
+    assert_eq!(str_col(&bs, "unit"), ["images (identity unknown)"]);
+    assert_eq!(f64_col(&bs, "units"), [Some(IMAGES as f64)]);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(table.join("compare.json")).unwrap()).unwrap();
+    let caption = summary["tables"].as_array().unwrap().iter().find(|t| t["stem"] == "attribute_tests_celeba").unwrap()
+        ["caption"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(caption.contains("Resampled: images (identity unknown)"), "{caption}");
 }
 
 #[test]

@@ -1,91 +1,38 @@
-//! Paired bootstrap confidence interval of the difference in mean accuracy between two methods
-//! scored on the same images, drawn with awmt's own seeded generator (`crate::rng`) so the interval does not
-//! depend on any crate's random-number implementation.
+//! Identity-level (cluster) paired bootstrap of the accuracy differences between two methods
+//! (docs/STATISTICS.md), drawn with awmt's own seeded generator (`crate::rng`) so the
+//! interval does not depend on any crate's random-number implementation.
 //!
-//! One resample draws n images with replacement (the same draw for both methods: paired); each
-//! method's mean accuracy on it is the unweighted mean over tasks of that task's accuracy on the
-//! drawn images (tasks with nothing scored in the draw are left out). The interval is the
-//! percentile interval (quantiles with linear interpolation, "type 7") of the resampled differences.
-//! A cell counts only where both methods are scored.
+//! One resample draws G clusters (identities; images where the identity is unknown) with
+//! replacement out of G; it holds every image of every drawn cluster, twice if drawn twice, the
+//! same draw for both methods (paired). On it, per attribute, d_j = (accuracy of A − accuracy of
+//! B) over the scored images, and D = the unweighted mean of d_j over the attributes with something
+//! scored in the draw. The interval is the percentile interval (quantiles with linear
+//! interpolation, "type 7") of the resampled values. With every image its own cluster this is the
+//! ordinary image-level paired bootstrap.
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
+use super::paired::{differences, ClusteredDifferences};
 use crate::rng::Rng;
 
-/// Correctness of one method: images × tasks cells, each not scored / wrong / correct.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Correctness {
-    tasks: usize,
-    cells: Vec<Option<bool>>,
-}
-
-impl Correctness {
-    pub fn new(images: usize, tasks: usize) -> Self {
-        Correctness { tasks, cells: vec![None; images * tasks] }
-    }
-
-    pub fn images(&self) -> usize {
-        if self.tasks == 0 {
-            0
-        } else {
-            self.cells.len() / self.tasks
-        }
-    }
-
-    pub fn tasks(&self) -> usize {
-        self.tasks
-    }
-
-    pub fn set(&mut self, image: usize, task: usize, correct: Option<bool>) {
-        self.cells[image * self.tasks + task] = correct;
-    }
-
-    pub fn get(&self, image: usize, task: usize) -> Option<bool> {
-        self.cells[image * self.tasks + task]
-    }
-}
-
-/// The result: observed difference A − B and its interval (fractions, not percent).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BootstrapCi {
+/// An observed value with its interval (fractions, not percent).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
     pub observed: f64,
     pub low: f64,
     pub high: f64,
+}
+
+/// The mean-accuracy difference A − B and every per-attribute difference, with intervals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairedBootstrap {
+    pub mean: Interval,
+    /// Per task; `None` where nothing is scored.
+    pub tasks: Vec<Option<Interval>>,
     pub level: f64,
     pub resamples: usize,
     pub seed: u64,
-    pub images: usize,
-}
-
-/// Mean accuracy difference A − B on a draw given as per-image multiplicities (`None` = all once).
-fn mean_difference(a: &Correctness, b: &Correctness, weights: Option<&[u32]>) -> Option<f64> {
-    let t = a.tasks;
-    // per task: (scored, correct A, correct B), weighted by multiplicity
-    let mut acc = vec![(0u64, 0u64, 0u64); t];
-    for image in 0..a.images() {
-        let w = weights.map_or(1, |w| w[image]) as u64;
-        if w == 0 {
-            continue;
-        }
-        for task in 0..t {
-            if let (Some(ca), Some(cb)) = (a.get(image, task), b.get(image, task)) {
-                let e = &mut acc[task];
-                e.0 += w;
-                e.1 += w * ca as u64;
-                e.2 += w * cb as u64;
-            }
-        }
-    }
-    let mut sum = 0.0;
-    let mut count = 0;
-    for (scored, ca, cb) in acc {
-        if scored > 0 {
-            sum += (ca as f64 - cb as f64) / scored as f64;
-            count += 1;
-        }
-    }
-    (count > 0).then(|| sum / count as f64)
 }
 
 /// Quantile `q` of sorted values with linear interpolation between order statistics.
@@ -96,67 +43,73 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
-/// Paired bootstrap interval of mean accuracy(A) − mean accuracy(B) at `level` (e.g. 0.95).
-pub fn paired_mean_accuracy_difference(
-    a: &Correctness,
-    b: &Correctness,
-    resamples: usize,
-    seed: u64,
-    level: f64,
-) -> Result<BootstrapCi> {
-    if a.tasks != b.tasks || a.cells.len() != b.cells.len() {
-        bail!("bootstrap: the two methods were not scored on the same images and tasks");
-    }
+fn interval(observed: f64, values: &mut [f64], level: f64) -> Interval {
+    values.sort_by(f64::total_cmp);
+    let tail = (1.0 - level) / 2.0;
+    Interval { observed, low: quantile_sorted(values, tail), high: quantile_sorted(values, 1.0 - tail) }
+}
+
+/// The cluster bootstrap at `level` (e.g. 0.95) with `resamples` draws seeded with `seed`.
+pub fn cluster_bootstrap(d: &ClusteredDifferences, resamples: usize, seed: u64, level: f64) -> Result<PairedBootstrap> {
     if resamples == 0 {
         bail!("bootstrap: resamples must be at least 1");
     }
     if !(0.0 < level && level < 1.0) {
         bail!("bootstrap: level must lie strictly between 0 and 1, got {level}");
     }
-    let n = a.images();
-    let Some(observed) = mean_difference(a, b, None) else {
+    let (Some(observed), observed_tasks) = d.observed() else {
         bail!("bootstrap: the two methods share no scored image");
     };
+    let (g, m) = (d.clusters(), d.tasks());
     let mut rng = Rng::new(seed);
-    let mut weights = vec![0u32; n];
-    let mut diffs = Vec::with_capacity(resamples);
+    let mut means = Vec::with_capacity(resamples);
+    let mut per_task: Vec<Vec<f64>> = vec![Vec::with_capacity(resamples); m];
+    let (mut unscored, mut diff, mut scored) = (vec![0u64; m], vec![0i64; m], vec![0u64; m]);
+    let mut draw = vec![None; m];
     for _ in 0..resamples {
-        weights.iter_mut().for_each(|w| *w = 0);
-        for _ in 0..n {
-            weights[rng.below(n)] += 1;
+        let mut base = 0u64;
+        unscored.fill(0);
+        diff.fill(0);
+        for _ in 0..g {
+            d.add_cluster(rng.below(g), &mut base, &mut unscored, &mut diff);
         }
-        if let Some(d) = mean_difference(a, b, Some(&weights)) {
-            diffs.push(d);
+        for (s, u) in scored.iter_mut().zip(&unscored) {
+            *s = base - u;
+        }
+        if let Some(mean) = differences(&scored, &diff, d.pairings(), &mut draw) {
+            means.push(mean);
+        }
+        for (values, v) in per_task.iter_mut().zip(&draw) {
+            if let Some(v) = v {
+                values.push(*v);
+            }
         }
     }
-    if diffs.is_empty() {
+    if means.is_empty() {
         bail!("bootstrap: no resample contained a scored image");
     }
-    diffs.sort_by(f64::total_cmp);
-    let tail = (1.0 - level) / 2.0;
-    Ok(BootstrapCi {
-        observed,
-        low: quantile_sorted(&diffs, tail),
-        high: quantile_sorted(&diffs, 1.0 - tail),
-        level,
-        resamples,
-        seed,
-        images: n,
-    })
+    let tasks = observed_tasks
+        .iter()
+        .zip(per_task.iter_mut())
+        .map(|(obs, values)| match obs {
+            Some(o) if !values.is_empty() => Some(interval(*o, values, level)),
+            _ => None,
+        })
+        .collect();
+    Ok(PairedBootstrap { mean: interval(observed, &mut means, level), tasks, level, resamples, seed })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eval::paired::tests::matrix;
+    use crate::eval::paired::{Clusters, Correctness};
 
-    fn matrix(rows: &[&[Option<bool>]]) -> Correctness {
-        let mut m = Correctness::new(rows.len(), rows[0].len());
-        for (i, r) in rows.iter().enumerate() {
-            for (t, c) in r.iter().enumerate() {
-                m.set(i, t, *c);
-            }
-        }
-        m
+    const T: Option<bool> = Some(true);
+    const F: Option<bool> = Some(false);
+
+    fn one(a: &Correctness, b: &Correctness, clusters: &Clusters) -> ClusteredDifferences {
+        ClusteredDifferences::new(&[(a, b)], clusters).unwrap()
     }
 
     #[test]
@@ -170,48 +123,86 @@ mod tests {
     #[test]
     fn observed_difference_by_hand() {
         // Task 0: A 2/3, B 1/3. Task 1: only images 0 and 1 scored in both: A 1/2, B 2/2.
-        let t = Some(true);
-        let f = Some(false);
-        let a = matrix(&[&[t, t], &[t, f], &[f, t]]);
-        let b = matrix(&[&[f, t], &[t, t], &[f, None]]);
-        let ci = paired_mean_accuracy_difference(&a, &b, 200, 1, 0.95).unwrap();
+        let a = matrix(&[&[T, T], &[T, F], &[F, T]]);
+        let b = matrix(&[&[F, T], &[T, T], &[F, None]]);
+        let ci = cluster_bootstrap(&one(&a, &b, &Clusters::images(3)), 200, 1, 0.95).unwrap();
         let want = ((2.0 / 3.0 - 1.0 / 3.0) + (0.5 - 1.0)) / 2.0;
-        assert!((ci.observed - want).abs() < 1e-12);
-        assert!(ci.low <= ci.high);
+        assert!((ci.mean.observed - want).abs() < 1e-12);
+        assert!(ci.mean.low <= ci.mean.high);
+        assert_eq!(ci.tasks[1].unwrap().observed, -0.5);
     }
 
     #[test]
-    fn two_image_distribution_has_known_extremes() {
-        // One task; A right on image 0 only, B never: the difference on a draw is the share of
-        // image 0 in it, i.e. 0, ½ or 1 with probabilities ¼, ½, ¼. The 95% interval is [0, 1].
-        let a = matrix(&[&[Some(true)], &[Some(false)]]);
-        let b = matrix(&[&[Some(false)], &[Some(false)]]);
-        let ci = paired_mean_accuracy_difference(&a, &b, 4000, 42, 0.95).unwrap();
-        assert_eq!(ci.observed, 0.5);
-        assert_eq!((ci.low, ci.high), (0.0, 1.0));
-        // An 40% interval sits on the middle value.
-        let narrow = paired_mean_accuracy_difference(&a, &b, 4000, 42, 0.4).unwrap();
-        assert_eq!((narrow.low, narrow.high), (0.5, 0.5));
+    fn two_identities_have_a_known_distribution() {
+        // Identity 1: three images A gets right and B wrong; identity 2: one image both get right.
+        // A draw is {1,1} (¼): D = 6/6 = 1; {1,2} or {2,1} (½): 3/4; {2,2} (¼): 0.
+        // The 95% interval is [0, 1]; a 40% interval (quantiles 0.3 and 0.7) sits on 3/4.
+        let a = matrix(&[&[T], &[T], &[T], &[T]]);
+        let b = matrix(&[&[F], &[F], &[F], &[T]]);
+        let ids = Clusters::from_identities(&[Some(1), Some(1), Some(1), Some(2)]);
+        let d = one(&a, &b, &ids);
+        let ci = cluster_bootstrap(&d, 4000, 42, 0.95).unwrap();
+        assert_eq!(ci.mean.observed, 0.75);
+        assert_eq!((ci.mean.low, ci.mean.high), (0.0, 1.0));
+        assert_eq!(ci.tasks[0].map(|t| (t.low, t.high)), Some((0.0, 1.0)));
+        let narrow = cluster_bootstrap(&d, 4000, 42, 0.4).unwrap();
+        assert_eq!((narrow.mean.low, narrow.mean.high), (0.75, 0.75));
+        // Resampling the four images instead: D = (share of the first three images in the draw),
+        // a multiple of ¼, never all four equal to image 4 except with probability (¼)^4, so the
+        // 95% interval is [¼, 1] (P(D ≤ ¼) = 13/256 ≈ 5.1% puts q_0.025 at ¼).
+        let images = cluster_bootstrap(&one(&a, &b, &Clusters::images(4)), 4000, 42, 0.95).unwrap();
+        assert_eq!((images.mean.low, images.mean.high), (0.25, 1.0));
+    }
+
+    /// 20 identities of 5 images each; within an identity every image has the same outcome
+    /// (perfectly correlated): A beats B on all images of identities 0..8, ties elsewhere.
+    fn correlated() -> (Correctness, Correctness, Vec<Option<i64>>) {
+        let n = 100;
+        let (mut a, mut b) = (Correctness::new(n, 1), Correctness::new(n, 1));
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let g = i / 5;
+            ids.push(Some(g as i64));
+            a.set(i, 0, Some(true));
+            b.set(i, 0, Some(g >= 8));
+        }
+        (a, b, ids)
+    }
+
+    #[test]
+    fn identity_level_intervals_are_wider_when_identities_are_internally_correlated() {
+        let (a, b, ids) = correlated();
+        let by_identity = cluster_bootstrap(&one(&a, &b, &Clusters::from_identities(&ids)), 2000, 3, 0.95).unwrap();
+        let by_image = cluster_bootstrap(&one(&a, &b, &Clusters::images(100)), 2000, 3, 0.95).unwrap();
+        assert_eq!(by_identity.mean.observed, 0.4);
+        assert_eq!(by_image.mean.observed, 0.4);
+        let (wi, wm) = (by_identity.mean.high - by_identity.mean.low, by_image.mean.high - by_image.mean.low);
+        // Standard errors: √(0.4·0.6/20) ≈ 0.110 by identity, √(0.4·0.6/100) ≈ 0.049 by image:
+        // widths ≈ 0.43 and 0.19 (ratio √5).
+        assert!(wi > 1.8 * wm, "identity-level {wi} vs image-level {wm}");
+        assert!((0.3..0.55).contains(&wi) && (0.13..0.25).contains(&wm), "{wi} {wm}");
+        // Independent images inside identities: the two views agree.
+        let mut b2 = Correctness::new(100, 1);
+        for i in 0..100 {
+            b2.set(i, 0, Some(i % 5 >= 2));
+        }
+        let x = cluster_bootstrap(&one(&a, &b2, &Clusters::from_identities(&ids)), 2000, 3, 0.95).unwrap();
+        // Every identity holds the same mix (2 of 5 A-only): the identity level has no spread at all.
+        assert_eq!((x.mean.low, x.mean.high), (0.4, 0.4));
     }
 
     #[test]
     fn identical_methods_give_a_zero_interval_and_seeds_reproduce() {
-        let t = Some(true);
-        let f = Some(false);
-        let a = matrix(&[&[t, f], &[f, t], &[t, t], &[f, f]]);
-        let ci = paired_mean_accuracy_difference(&a, &a, 100, 3, 0.95).unwrap();
-        assert_eq!((ci.observed, ci.low, ci.high), (0.0, 0.0, 0.0));
-        let b = matrix(&[&[f, f], &[f, t], &[t, f], &[f, f]]);
-        let x = paired_mean_accuracy_difference(&a, &b, 300, 9, 0.95).unwrap();
-        let y = paired_mean_accuracy_difference(&a, &b, 300, 9, 0.95).unwrap();
+        let a = matrix(&[&[T, F], &[F, T], &[T, T], &[F, F]]);
+        let c = Clusters::from_identities(&[Some(1), Some(1), Some(2), None]);
+        let ci = cluster_bootstrap(&one(&a, &a, &c), 100, 3, 0.95).unwrap();
+        assert_eq!((ci.mean.observed, ci.mean.low, ci.mean.high), (0.0, 0.0, 0.0));
+        let b = matrix(&[&[F, F], &[F, T], &[T, F], &[F, F]]);
+        let x = cluster_bootstrap(&one(&a, &b, &c), 300, 9, 0.95).unwrap();
+        let y = cluster_bootstrap(&one(&a, &b, &c), 300, 9, 0.95).unwrap();
         assert_eq!(x, y);
-        assert!(x.low <= x.observed && x.observed <= x.high);
-    }
-
-    #[test]
-    fn mismatched_shapes_are_an_error() {
-        let a = Correctness::new(3, 2);
-        let b = Correctness::new(2, 2);
-        assert!(paired_mean_accuracy_difference(&a, &b, 10, 0, 0.95).is_err());
+        assert!(x.mean.low <= x.mean.observed && x.mean.observed <= x.mean.high);
+        assert!(cluster_bootstrap(&one(&a, &b, &c), 0, 9, 0.95).is_err());
+        assert!(cluster_bootstrap(&one(&a, &b, &c), 10, 9, 1.0).is_err());
     }
 }

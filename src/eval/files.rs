@@ -6,10 +6,10 @@ use std::fs::File;
 use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
-use polars::prelude::{Column, CsvWriter, DataFrame, ParquetReader, ParquetWriter, SerReader, SerWriter};
+use polars::prelude::{Column, CsvWriter, DataFrame, DataType, ParquetReader, ParquetWriter, SerReader, SerWriter};
 use serde::{Deserialize, Serialize};
 
-use super::bootstrap::Correctness;
+use super::paired::Correctness;
 use super::metrics::{ExampleBased, Metrics, TaskMetrics};
 use super::scoring::ScoredRow;
 
@@ -68,12 +68,20 @@ fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes `predictions.parquet` (and `.csv` below [`CSV_ROW_LIMIT`] rows): `image`, `task`,
-/// `score`, `prediction`, `label`, and `correct` (null where not scored), which is what later
-/// comparisons pair methods on (it already applies the colour rule).
-pub fn write_predictions(dir: &Path, rows: &[ScoredRow]) -> Result<()> {
+/// Identity of each image of a split (images of unknown identity are absent).
+pub type Identities = HashMap<String, i64>;
+
+/// Writes `predictions.parquet` (and `.csv` below [`CSV_ROW_LIMIT`] rows): `image`, `identity`
+/// (null where unknown), `task`, `score`, `prediction`, `label`, and `correct` (null where not
+/// scored), which is what later comparisons pair methods on (it already applies the colour rule)
+/// and cluster by identity.
+pub fn write_predictions(dir: &Path, rows: &[ScoredRow], identities: &Identities) -> Result<()> {
     let mut df = DataFrame::new_infer_height(vec![
         Column::new("image".into(), rows.iter().map(|r| r.row.image.as_str()).collect::<Vec<_>>()),
+        Column::new(
+            "identity".into(),
+            rows.iter().map(|r| identities.get(&r.row.image).copied()).collect::<Vec<Option<i64>>>(),
+        ),
         Column::new("task".into(), rows.iter().map(|r| r.row.task.as_str()).collect::<Vec<_>>()),
         Column::new("score".into(), rows.iter().map(|r| r.row.score).collect::<Vec<_>>()),
         Column::new("prediction".into(), rows.iter().map(|r| r.row.prediction).collect::<Vec<_>>()),
@@ -112,6 +120,8 @@ pub fn write_metrics_csv(dir: &Path, metrics: &Metrics) -> Result<()> {
 pub struct RunCorrectness {
     /// Images in file order.
     pub images: Vec<String>,
+    /// The identity of each image (`None`: unknown).
+    pub identities: Vec<Option<i64>>,
     /// Tasks in order of first appearance.
     pub tasks: Vec<String>,
     pub correct: Correctness,
@@ -123,7 +133,7 @@ impl RunCorrectness {
     }
 }
 
-/// Reads `image`, `task` and `correct` from `<dir>/predictions.parquet`.
+/// Reads `image`, `identity`, `task` and `correct` from `<dir>/predictions.parquet`.
 pub fn read_correctness(dir: &Path) -> Result<RunCorrectness> {
     let path = dir.join(PREDICTIONS_PARQUET);
     let file = File::open(&path)
@@ -131,15 +141,29 @@ pub fn read_correctness(dir: &Path) -> Result<RunCorrectness> {
     let df = ParquetReader::new(file).finish().with_context(|| format!("reading {}", path.display()))?;
     let col = |name: &str| df.column(name).with_context(|| format!("{}: no column `{name}`", path.display()));
     let images = col("image")?.str().with_context(|| format!("{}: column `image` is not text", path.display()))?;
+    let identity = df
+        .column("identity")
+        .with_context(|| {
+            format!(
+                "{}: no column `identity` (written by an older awmt); re-run the evaluate stage",
+                path.display()
+            )
+        })?
+        .cast(&DataType::Int64)
+        .with_context(|| format!("{}: column `identity` is not an integer", path.display()))?;
+    let identity = identity.i64()?;
     let tasks = col("task")?.str().with_context(|| format!("{}: column `task` is not text", path.display()))?;
     let correct =
         col("correct")?.bool().with_context(|| format!("{}: column `correct` is not boolean", path.display()))?;
     let mut image_ids: HashMap<String, usize> = HashMap::new();
     let mut task_ids: HashMap<String, usize> = HashMap::new();
     let mut image_names = Vec::new();
+    let mut image_identities: Vec<Option<i64>> = Vec::new();
     let mut task_names = Vec::new();
     let mut cells = Vec::with_capacity(df.height());
-    for (row, ((image, task), ok)) in images.iter().zip(tasks.iter()).zip(correct.iter()).enumerate() {
+    for (row, (((image, task), ok), id)) in
+        images.iter().zip(tasks.iter()).zip(correct.iter()).zip(identity.iter()).enumerate()
+    {
         let (Some(image), Some(task)) = (image, task) else {
             bail!(
                 "{}: row {}: `image` and `task` must not be empty; re-run the evaluate stage",
@@ -149,8 +173,18 @@ pub fn read_correctness(dir: &Path) -> Result<RunCorrectness> {
         };
         let i = *image_ids.entry(image.to_string()).or_insert_with(|| {
             image_names.push(image.to_string());
+            image_identities.push(id);
             image_names.len() - 1
         });
+        if image_identities[i] != id {
+            bail!(
+                "{}: row {}: image `{image}` has identity {} here and {} on an earlier row; re-run the evaluate stage",
+                path.display(),
+                row + 1,
+                id.map_or("null".into(), |v| v.to_string()),
+                image_identities[i].map_or("null".into(), |v| v.to_string())
+            );
+        }
         let t = *task_ids.entry(task.to_string()).or_insert_with(|| {
             task_names.push(task.to_string());
             task_names.len() - 1
@@ -161,5 +195,5 @@ pub fn read_correctness(dir: &Path) -> Result<RunCorrectness> {
     for (i, t, ok) in cells {
         matrix.set(i, t, ok);
     }
-    Ok(RunCorrectness { images: image_names, tasks: task_names, correct: matrix })
+    Ok(RunCorrectness { images: image_names, identities: image_identities, tasks: task_names, correct: matrix })
 }

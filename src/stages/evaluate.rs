@@ -20,7 +20,8 @@
 //!   figures use for this run. Runs sharing a label are treated as seeds of one method.
 //!
 //! Outputs: `predictions.parquet` (+ `predictions.csv` under a million rows; columns `image`,
-//! `task`, `score`, `prediction`, `label`, `correct`), `metrics.csv` (`task`, `accuracy`,
+//! `identity` (from the split table; null where unknown), `task`, `score`, `prediction`, `label`,
+//! `correct`), `metrics.csv` (`task`, `accuracy`,
 //! `balanced_accuracy`, `n`, then a `mean` row), `metrics.json` (method, source, format, model
 //! stages, training settings, per-task and example-based metrics; see `eval::files::RunMetrics`).
 //! Colour tasks of Market/Duke follow the official rule (`eval::colour`) when the split table has
@@ -37,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use super::{canonical_params, InputItem, InputSlot, ParamError, StageContext, StageKind};
 use crate::data::tasks::TaskSet;
 use crate::eval::colour::MARKED_SUFFIX;
-use crate::eval::files::{write_metrics_csv, write_predictions, RunMetrics};
+use crate::eval::files::{write_metrics_csv, write_predictions, Identities, RunMetrics};
 use crate::eval::scoring::{score, MarkedSets};
 use crate::train::predict::PredictionRow;
 
@@ -77,8 +78,9 @@ pub fn default_method(models: &[InputItem]) -> String {
     names.join("+")
 }
 
-/// The image column and every `<task>__marked` column of `<data>/<split>.parquet`.
-fn read_split_table(data: &Path, split: &str) -> Result<(Vec<String>, MarkedSets)> {
+/// The image column, the known identities (the `identity` column; null or negative = unknown)
+/// and every `<task>__marked` column of `<data>/<split>.parquet`.
+fn read_split_table(data: &Path, split: &str) -> Result<(Vec<String>, Identities, MarkedSets)> {
     let path = data.join(format!("{split}.parquet"));
     let file = File::open(&path)
         .with_context(|| format!("opening {} (does the data input prepare split `{split}`?)", path.display()))?;
@@ -93,6 +95,17 @@ fn read_split_table(data: &Path, split: &str) -> Result<(Vec<String>, MarkedSets
             v.map(str::to_string).with_context(|| format!("{}: row {}: empty `image`", path.display(), row + 1))
         })
         .collect::<Result<_>>()?;
+    let identity_col = df.column("identity").with_context(|| {
+        format!("{}: no column `identity`; re-run the split stage that wrote it", path.display())
+    })?;
+    let identity_col = identity_col
+        .cast(&DataType::Int64)
+        .with_context(|| format!("{}: column `identity` is not an integer", path.display()))?;
+    let identities: Identities = images
+        .iter()
+        .zip(identity_col.i64()?.iter())
+        .filter_map(|(image, id)| id.filter(|v| *v >= 0).map(|v| (image.clone(), v)))
+        .collect();
     let mut marked = MarkedSets::new();
     for col in df.columns() {
         let Some(task) = col.name().as_str().strip_suffix(MARKED_SUFFIX) else { continue };
@@ -103,7 +116,7 @@ fn read_split_table(data: &Path, split: &str) -> Result<(Vec<String>, MarkedSets
             images.iter().cloned().zip(text.str()?.iter().map(|v| v.map(str::to_string))).collect();
         marked.insert(task.to_string(), cells);
     }
-    Ok((images, marked))
+    Ok((images, identities, marked))
 }
 
 /// The training settings a model reported, for provenance (missing file: just the stage name).
@@ -129,8 +142,9 @@ impl StageKind for Evaluate {
     fn name(&self) -> &'static str {
         "evaluate"
     }
+    /// 2: `predictions` gained the `identity` column.
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn input_slots(&self) -> &'static [InputSlot] {
         &[
@@ -177,7 +191,7 @@ pub fn run_with(ctx: &StageContext, predict: &Predictor) -> Result<()> {
             bail!("stage `{}` needs input `model` (one or more train stages)", ctx.stage);
         }
         let tasks = TaskSet::load(&data.path)?;
-        let (image_order, marked) = read_split_table(&data.path, &p.split)?;
+        let (image_order, identities, marked) = read_split_table(&data.path, &p.split)?;
         let mut rows = Vec::new();
         let mut training = Vec::new();
         for model in models {
@@ -191,7 +205,7 @@ pub fn run_with(ctx: &StageContext, predict: &Predictor) -> Result<()> {
         if scored.rows.is_empty() {
             bail!("stage `{}`: the models predicted nothing on split `{}`", ctx.stage, p.split);
         }
-        write_predictions(&ctx.out_dir, &scored.rows)?;
+        write_predictions(&ctx.out_dir, &scored.rows, &identities)?;
         write_metrics_csv(&ctx.out_dir, &scored.metrics)?;
         let record = RunMetrics {
             method: p.method.clone().unwrap_or_else(|| default_method(models)),

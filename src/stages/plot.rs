@@ -33,10 +33,10 @@ use anyhow::{bail, Context as _, Result};
 use polars::prelude::{DataFrame, DataType, ParquetReader, SerReader};
 use serde::{Deserialize, Serialize};
 
-use super::compare::CompareSummary;
 use super::{canonical_params, InputItem, InputSlot, ParamError, StageContext, StageKind};
 use crate::data::tasks::{LabelTable, TaskSet, TaskType};
 use crate::report::figures::{self, BarSeries, Curve, GroupedBars, LineChart, ShareBar, StackedShares};
+use crate::report::files::{read_per_attribute_long, CompareSummary, FigureInfo};
 use crate::report::tables::PUBLISHED;
 
 pub struct Plot;
@@ -83,26 +83,6 @@ impl Smoothing {
     }
 }
 
-/// One entry of `figures.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FigureInfo {
-    pub stem: String,
-    pub kind: String,
-    pub title: String,
-    pub caption: String,
-}
-
-impl FigureInfo {
-    pub const FILE: &'static str = "figures.json";
-
-    pub fn load_all(dir: &Path) -> Result<Vec<FigureInfo>> {
-        let path = dir.join(Self::FILE);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {} (is this input a `plot` stage?)", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{}: not a valid figure list", path.display()))
-    }
-}
-
 fn fig_name(format: &str) -> (&str, &str) {
     match format {
         "celeba" => ("CelebA", " (cf. the paper's Fig. 4)"),
@@ -146,42 +126,28 @@ fn floats(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Option<f64>>> {
 /// Error figures from one compare output.
 fn error_figures(item: &InputItem, p: &Params, used: &mut Vec<String>, out: &Path) -> Result<Vec<FigureInfo>> {
     let summary = CompareSummary::load(&item.path)?;
-    let path = item.path.join("per_attribute_long.parquet");
-    let df = read_parquet(&path)?;
-    let (format, attribute, method, kind) = (
-        strings(&df, &path, "format")?,
-        strings(&df, &path, "attribute")?,
-        strings(&df, &path, "method")?,
-        strings(&df, &path, "kind")?,
-    );
-    let accuracy = floats(&df, &path, "accuracy_pct")?;
+    let rows = read_per_attribute_long(&item.path)?;
     let mut infos = Vec::new();
     for fmt in &summary.formats {
         let mut attrs: Vec<String> = Vec::new();
         let mut series: Vec<(String, bool, BTreeMap<String, f64>)> = Vec::new();
-        for row in 0..df.height() {
-            if format[row].as_deref() != Some(fmt.as_str()) {
-                continue;
-            }
-            let (Some(a), Some(m), Some(k)) = (&attribute[row], &method[row], &kind[row]) else {
-                bail!("{}: row {}: empty attribute, method or kind; re-run the compare stage", path.display(), row + 1);
-            };
-            let published = k == PUBLISHED;
+        for row in rows.iter().filter(|r| &r.format == fmt) {
+            let published = row.kind == PUBLISHED;
             if published && !p.published {
                 continue;
             }
-            if !attrs.contains(a) {
-                attrs.push(a.clone());
+            if !attrs.contains(&row.attribute) {
+                attrs.push(row.attribute.clone());
             }
-            let idx = match series.iter().position(|s| &s.0 == m && s.1 == published) {
+            let idx = match series.iter().position(|s| s.0 == row.method && s.1 == published) {
                 Some(i) => i,
                 None => {
-                    series.push((m.clone(), published, BTreeMap::new()));
+                    series.push((row.method.clone(), published, BTreeMap::new()));
                     series.len() - 1
                 }
             };
-            if let Some(acc) = accuracy[row] {
-                series[idx].2.insert(a.clone(), 100.0 - acc);
+            if let Some(acc) = row.accuracy_pct {
+                series[idx].2.insert(row.attribute.clone(), 100.0 - acc);
             }
         }
         if attrs.is_empty() {
@@ -478,8 +444,7 @@ impl StageKind for Plot {
         for item in datas {
             infos.push(balance_figure(item, &p, &mut used, &ctx.out_dir)?);
         }
-        let path = ctx.out_dir.join(FigureInfo::FILE);
-        crate::util::write_json(&path, &infos)?;
+        FigureInfo::save_all(&ctx.out_dir, &infos)?;
         Ok(())
     }
 }

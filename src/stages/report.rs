@@ -28,10 +28,9 @@ use std::path::Path;
 use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-use super::compare::CompareSummary;
-use super::plot::FigureInfo;
 use super::{canonical_params, InputSlot, ParamError, StageContext, StageKind};
 use crate::report::html::{base64, render, summary_markdown, FigureEntry, ReportPage, TableSection};
+use crate::report::files::{CompareSummary, FigureInfo};
 use crate::report::tables;
 
 pub struct Report;
