@@ -1,7 +1,9 @@
 //! `kind: train` — Algorithm 1 of the paper (docs/ALGORITHM.md) on a `prepare` stage's output.
 //!
-//! Inputs: `data` (required: a prepare stage), `pretrained` (optional: a safetensors file of
-//! torchvision-named trunk weights; see `model::pretrained` for the recipe that makes it).
+//! Inputs: `data` (required: a prepare stage), `pretrained` (optional: trunk weights by
+//! torchvision's names — a safetensors file, or another train stage whose `model.safetensors` is
+//! used, e.g. a trunk trained on a pretext task; `head.*` and `fc.*` tensors of the source are
+//! ignored and the heads start fresh; see `model::pretrained`).
 //!
 //! Parameters (`with:`; every one optional; a `preset` fills defaults that explicit values override):
 //! - `preset`: `none` (default) | `paper_celeba` | `paper_market` | `release`. `none` and

@@ -31,7 +31,7 @@ const INIT_STREAM: u64 = 0x494e_4954;
 pub struct RunPaths<'a> {
     /// A `prepare` stage output.
     pub data: &'a Path,
-    /// Optional torchvision-named safetensors file with trunk weights.
+    /// Optional trunk weights: a torchvision-named file or a train stage's output directory.
     pub pretrained: Option<&'a Path>,
     pub out: &'a Path,
     /// Checkpoints live here; it survives a killed attempt.
