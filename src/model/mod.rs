@@ -15,5 +15,7 @@ pub mod small_cnn;
 pub mod torch_file;
 
 #[cfg(feature = "torch")]
-pub use net::Net;
+pub use layers::LinearInit;
+#[cfg(feature = "torch")]
+pub use net::{InitOptions, Net};
 pub use net::{NetConfig, Trunk};
