@@ -125,6 +125,30 @@ fn every_trunk_loads_from_a_train_output_directory() {
     assert!(e.contains("resnet18/model.safetensors") && e.contains("holds resnet18 weights") && e.contains("model: resnet18"), "{e}");
 }
 
+#[test]
+fn legacy_and_unknown_weight_files_are_named_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut net = Net::new(&NetConfig { trunk: Trunk::Resnet18, frozen_bn: true, dropout: 0.0, hidden: 0, outputs: 2 }, tch::Device::Cpu, 0);
+    // The pre-1.6 torch.save format: a bare pickle that starts with torch's magic number.
+    let legacy = tmp.path().join("resnet18-5c106cde.pth");
+    let mut bytes = vec![0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+    bytes.extend_from_slice(b".rest of the file");
+    std::fs::write(&legacy, &bytes).unwrap();
+    let e = format!("{:#}", pretrained::load_trunk(&mut net, &legacy).unwrap_err());
+    assert!(e.contains("resnet18-5c106cde.pth") && e.contains("legacy torch.save format"), "{e}");
+    // The oldest format, a tar archive.
+    let tar = tmp.path().join("old.pth");
+    let mut bytes = vec![0u8; 1024];
+    bytes[257..262].copy_from_slice(b"ustar");
+    std::fs::write(&tar, &bytes).unwrap();
+    assert!(format!("{:#}", pretrained::load_trunk(&mut net, &tar).unwrap_err()).contains("legacy"));
+    // Anything else: neither format.
+    let junk = tmp.path().join("weights.bin");
+    std::fs::write(&junk, b"not weights at all").unwrap();
+    let e = format!("{:#}", pretrained::load_trunk(&mut net, &junk).unwrap_err());
+    assert!(e.contains("weights.bin") && e.contains("neither a torch.save checkpoint nor"), "{e}");
+}
+
 /// A Python for the checkpoint writer: `$AWMT_TEST_PYTHON`, else `python3`; None when neither runs.
 fn python() -> Option<String> {
     let candidates = [std::env::var("AWMT_TEST_PYTHON").ok(), Some("python3".to_string())];

@@ -55,18 +55,18 @@ pub fn weights_file(path: &Path) -> Result<PathBuf> {
 /// Reads every tensor of a weights file: a `torch.save` checkpoint (zip; see `torch_file`) or a
 /// safetensors file.
 pub fn read_weights(file: &Path) -> Result<Vec<(String, Tensor)>> {
-    let mut head = [0u8; 4];
-    let n = std::fs::File::open(file)
-        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+    let mut head = Vec::with_capacity(512);
+    std::fs::File::open(file)
+        .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 512), &mut head))
         .with_context(|| format!("reading {}", file.display()))?;
-    let head = &head[..n];
-    if torch_file::is_zip(head) {
+    if torch_file::is_zip(&head) {
         return torch_file::read(file)?.into_iter().map(|t| Ok((t.name.clone(), to_tensor(&t)?))).collect();
     }
-    if torch_file::is_legacy_pickle(head) {
+    if torch_file::is_legacy_pickle(&head) || torch_file::is_tar(&head) {
         bail!(
-            "{}: a checkpoint in the legacy torch.save format (PyTorch < 1.6), which awmt does not read; \
-             re-save it with a recent PyTorch (torch.save(torch.load(f), \"new.pth\")) or as safetensors (see src/model/pretrained.rs)",
+            "{}: a checkpoint in a legacy torch.save format (PyTorch < 1.6, e.g. torchvision's old resnet50-19c8e357.pth), \
+             which awmt does not read; download the current file (resnet50-0676ba61.pth), or re-save it with a recent \
+             PyTorch (torch.save(torch.load(f), \"new.pth\")) or as safetensors (see src/model/pretrained.rs)",
             file.display()
         );
     }

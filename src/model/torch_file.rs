@@ -99,9 +99,16 @@ pub fn is_zip(head: &[u8]) -> bool {
     head.starts_with(b"PK\x03\x04")
 }
 
-/// Whether `head` starts a bare pickle: the legacy `torch.save` format (PyTorch < 1.6).
+/// Whether `head` starts the legacy `torch.save` format (PyTorch < 1.6): a bare pickle whose
+/// first object is torch's magic number 0x1950a86a20f9469cfc6c (PROTO 2, LONG1 of 10 bytes).
 pub fn is_legacy_pickle(head: &[u8]) -> bool {
-    head.len() >= 2 && head[0] == 0x80 && head[1] <= 5
+    head.starts_with(&[0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19])
+}
+
+/// Whether `head` (at least 262 bytes) starts a POSIX tar archive: the oldest `torch.save`
+/// format (torchvision's first ResNet files).
+pub fn is_tar(head: &[u8]) -> bool {
+    head.len() >= 262 && &head[257..262] == b"ustar"
 }
 
 /// Reads every tensor of a `torch.save` checkpoint, in the file's order.
@@ -678,7 +685,11 @@ mod tests {
     #[test]
     fn detects_the_file_formats() {
         assert!(is_zip(b"PK\x03\x04rest"));
-        assert!(is_legacy_pickle(&[0x80, 0x02, 0x8a, 0x0a]));
-        assert!(!is_legacy_pickle(b"{\"__metadata__"));
+        assert!(is_legacy_pickle(&[0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]));
+        // A safetensors file whose 8-byte header length is 0x480 also starts with 0x80 0x04.
+        assert!(!is_legacy_pickle(&[0x80, 0x04, 0, 0, 0, 0, 0, 0, b'{']));
+        let mut tar = vec![0u8; 512];
+        tar[257..262].copy_from_slice(b"ustar");
+        assert!(is_tar(&tar) && !is_tar(&tar[..200]));
     }
 }
