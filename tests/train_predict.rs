@@ -112,14 +112,14 @@ fn resnet_trunks_give_one_output_per_binary_task_and_c_per_multiclass() {
         // Dropout masks are a function of the seed; eval mode has none.
         let (d1, d1b, d2) = tch::no_grad(|| (net.forward(&x, Some(1)), net.forward(&x, Some(1)), net.forward(&x, Some(2))));
         assert!(d1.equal(&d1b) && !d1.equal(&d2) && !d1.equal(&y));
-        // Frozen BN statistics are never trained; γ and β are, by default (the release's Scale
-        // layers), and not with `bn_affine: frozen`.
-        let trained = net.store.trained();
+        // Frozen BN (Net::new's default options): no BN tensor is trained.
+        assert!(net.store.trained().iter().all(|(n, _)| !n.contains("bn") && !n.contains("downsample.1")));
+        // Frozen statistics with trained γ and β (the release's Scale layers, `bn_affine: trained`).
+        let cfg = NetConfig { trunk, frozen_bn: true, dropout: 0.5, hidden: 8, outputs: 7 };
+        let scale = Net::with_init(&cfg, InitOptions { train_bn_affine: true, ..InitOptions::default() }, tch::Device::Cpu, 0);
+        let trained = scale.store.trained();
         assert!(trained.iter().all(|(n, _)| !n.contains("running_")));
         assert!(trained.iter().any(|(n, _)| n == "bn1.weight") && trained.iter().any(|(n, _)| n == "bn1.bias"));
-        let cfg = NetConfig { trunk, frozen_bn: true, dropout: 0.5, hidden: 8, outputs: 7 };
-        let all_frozen = Net::with_init(&cfg, InitOptions { train_bn_affine: false, ..InitOptions::default() }, tch::Device::Cpu, 0);
-        assert!(all_frozen.store.trained().iter().all(|(n, _)| !n.contains("bn") && !n.contains("downsample.1")));
     }
     let p50 = Net::new(&NetConfig { trunk: Trunk::Resnet50, frozen_bn: false, dropout: 0.0, hidden: 0, outputs: 40 }, tch::Device::Cpu, 0);
     let count: i64 = p50.store.trained().iter().map(|(_, t)| t.numel() as i64).sum();
@@ -191,7 +191,8 @@ fn the_release_trains_the_classifier_bias_at_twice_the_rate_without_decay() {
     use awmt::train::algorithm::param_groups;
     use awmt::train::sgd::Sgd;
     let cfg = train_support::small_config(serde_json::json!({"preset": "paper_celeba", "weight_decay": 0.01}));
-    let net = Net::new(&NetConfig { trunk: Trunk::SmallCnn, frozen_bn: true, dropout: 0.0, hidden: 6, outputs: 3 }, tch::Device::Cpu, 0);
+    let init = InitOptions { train_bn_affine: true, ..InitOptions::default() };
+    let net = Net::with_init(&NetConfig { trunk: Trunk::SmallCnn, frozen_bn: true, dropout: 0.0, hidden: 6, outputs: 3 }, init, tch::Device::Cpu, 0);
     let groups = param_groups(&cfg, &net, Vec::new());
     let by_name: BTreeMap<&str, (f64, f64)> = groups.iter().map(|(n, _, d, m)| (n.as_str(), (*d, *m))).collect();
     for bias in ["model/head.fc.bias", "model/head.hidden.bias"] {

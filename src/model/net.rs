@@ -49,9 +49,10 @@ pub struct InitOptions {
 
 #[cfg(feature = "torch")]
 impl Default for InitOptions {
-    /// awmt's defaults: γ/β trained (as the release's Scale layers), PyTorch's FC init.
+    /// What [`Net::new`] builds: frozen-statistics BN keeps γ/β fixed too, PyTorch's FC init. (The
+    /// train stage always passes its own options: `bn_affine`, `head_init`.)
     fn default() -> Self {
-        InitOptions { train_bn_affine: true, head_init: LinearInit::Pytorch }
+        InitOptions { train_bn_affine: false, head_init: LinearInit::Pytorch }
     }
 }
 
