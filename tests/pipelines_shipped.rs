@@ -51,6 +51,13 @@ fn real_data_pipelines_need_their_data() {
         assert!(err.contains("https://download.pytorch.org/models/resnet50-0676ba61.pth"), "{file}: {err}");
         assert!(err.contains(&format!("curl -L -o {}", p.path("datasets/resnet50-0676ba61.pth").display())), "{file}: {err}");
         std::fs::write(p.path("datasets/resnet50-0676ba61.pth"), b"weights").unwrap();
+        // Without AWMT_DATA the relative default is resolved against the pipeline file, and both
+        // the message and the command in the help say where that is.
+        let relative = p.command(&["dag", path]).env_remove("AWMT_DATA").output().unwrap();
+        let err = stderr(&relative);
+        let expected = pipelines_dir().join("data/resnet50-0676ba61.pth");
+        assert!(err.contains(&format!("relative to the pipeline file: `{}`", expected.display())), "{file}: {err}");
+        assert!(err.contains(&format!("curl -L -o {} https", expected.display())), "{file}: {err}");
         let ok = p.command(&["dag", path]).env("AWMT_DATA", p.path("datasets")).output().unwrap();
         assert!(ok.status.success(), "{file} with a dataset layout: {}", stderr(&ok));
         assert!(stdout(&ok).contains("(compare)"), "{file}");

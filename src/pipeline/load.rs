@@ -201,10 +201,17 @@ pub fn load(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Pipelin
                 continue;
             }
         };
-        if !join_lexical(&dir, &path).exists() {
-            let mut d = cx.diag(value_pos, format!("required path `{path}` does not exist"));
+        let resolved = join_lexical(&dir, &path);
+        if !resolved.exists() {
+            let mut msg = format!("required path `{path}` does not exist");
+            if !Path::new(&path).is_absolute() {
+                msg.push_str(&format!(" (relative to the pipeline file: `{}`)", resolved.display()));
+            }
+            let mut d = cx.diag(value_pos, msg);
             if let Some(h) = &req.help {
-                // `${...}` in the help shows the user the resolved paths.
+                // `${...}` in the help shows the user the resolved paths; `${path}` is this one.
+                let this: BTreeMap<String, Value> = [("path".to_string(), Value::from(resolved.display().to_string()))].into();
+                let scope = Scope { layers: vec![&this, &vars, &builtins], env };
                 let text = match interpolate_str(h, &scope) {
                     Ok(v) => crate::util::yaml_scalar_text(&v),
                     Err(_) => h.clone(),
