@@ -1,9 +1,10 @@
 //! `kind: train` — Algorithm 1 of the paper (docs/ALGORITHM.md) on a `prepare` stage's output.
 //!
 //! Inputs: `data` (required: a prepare stage), `pretrained` (optional: trunk weights by
-//! torchvision's names — a safetensors file, or another train stage whose `model.safetensors` is
-//! used, e.g. a trunk trained on a pretext task; `head.*` and `fc.*` tensors of the source are
-//! ignored and the heads start fresh; see `model::pretrained`).
+//! torchvision's names — torchvision's `torch.save` checkpoint as downloaded, a safetensors file,
+//! or another train stage whose `model.safetensors` is used, e.g. a trunk trained on a pretext
+//! task; `head.*` and `fc.*` tensors of the source are ignored and the heads start fresh; see
+//! `model::pretrained`).
 //!
 //! Parameters (`with:`; every one optional; a `preset` fills defaults that explicit values override):
 //! - `preset`: `none` (default) | `paper_celeba` | `paper_market` | `release`. All use the paper's
@@ -26,8 +27,8 @@
 //! - `weighting`: `equal` (default, the basic model) | `{method: validation_loss_trend, k: 200,
 //!   tau: 0, class_scale: mean}` (`class_scale: mean|sum`: a C-way task's square-loss validation
 //!   loss divided by C, or not, before Algorithm 2 sees it) | `{method: dwa, epoch: 200,
-//!   temperature: 2, losses: train|val}` (an "epoch" is a window of `epoch` iterations) | `{method: uncertainty, init: -0.5}` | `rlw` | `gls`. A bare
-//!   name takes the method's defaults.
+//!   temperature: 2, losses: train|val}` (an "epoch" is a window of `epoch` iterations) |
+//!   `{method: uncertainty, init: -0.5}` | `rlw` | `gls`. A bare name takes the method's defaults.
 //! - `tasks`: a task name or a list of names to train on (default: all). One task = one of the
 //!   paper's Separate models (use `foreach` over the tasks).
 //! - `iterations`: 130000; `lr`: 1e-4; `milestones`: [70000, 100000, 120000]; `gamma`: 0.1 (lr of
