@@ -1,5 +1,6 @@
 //! The pipelines shipped in `pipelines/` load: the quickstart as is, the real-data ones against a
-//! fake dataset layout; without the data they stop with exit code 2 and say what to download.
+//! fake dataset layout; without the data or the ImageNet weights they stop with exit code 2 and
+//! say what to download.
 
 mod common;
 
@@ -42,6 +43,21 @@ fn real_data_pipelines_need_their_data() {
         for f in folders {
             std::fs::create_dir_all(p.path(&format!("datasets/{f}"))).unwrap();
         }
+        // The datasets without ImageNet weights: exit 2, with how to get them.
+        let no_weights = p.command(&["dag", path]).env("AWMT_DATA", p.path("datasets")).output().unwrap();
+        let err = stderr(&no_weights);
+        assert_eq!(no_weights.status.code(), Some(2), "{file}: {err}");
+        assert!(err.contains("resnet50-0676ba61.pth` does not exist"), "{file}: {err}");
+        assert!(err.contains("https://download.pytorch.org/models/resnet50-0676ba61.pth"), "{file}: {err}");
+        assert!(err.contains(&format!("curl -L -o {}", p.path("datasets/resnet50-0676ba61.pth").display())), "{file}: {err}");
+        std::fs::write(p.path("datasets/resnet50-0676ba61.pth"), b"weights").unwrap();
+        // Without AWMT_DATA the relative default is resolved against the pipeline file, and both
+        // the message and the command in the help say where that is.
+        let relative = p.command(&["dag", path]).env_remove("AWMT_DATA").output().unwrap();
+        let err = stderr(&relative);
+        let expected = pipelines_dir().join("data/resnet50-0676ba61.pth");
+        assert!(err.contains(&format!("relative to the pipeline file: `{}`", expected.display())), "{file}: {err}");
+        assert!(err.contains(&format!("curl -L -o {} https", expected.display())), "{file}: {err}");
         let ok = p.command(&["dag", path]).env("AWMT_DATA", p.path("datasets")).output().unwrap();
         assert!(ok.status.success(), "{file} with a dataset layout: {}", stderr(&ok));
         assert!(stdout(&ok).contains("(compare)"), "{file}");

@@ -6,7 +6,7 @@ mod train_support;
 
 use std::collections::BTreeMap;
 
-use awmt::model::{pretrained, Net, NetConfig, Trunk};
+use awmt::model::{pretrained, InitOptions, LinearInit, Net, NetConfig, Trunk};
 use awmt::stages::{InputItem, StageContext};
 use awmt::train::predict::predict;
 
@@ -17,7 +17,7 @@ fn stage_run_then_predict() {
     train_support::write_prepared(&data, 16, [60, 30, 13], 4);
     let kind = awmt::stages::find("train").expect("train kind registered");
     let with = serde_json::json!({"model": "small_cnn", "iterations": 20, "lr": 0.02, "milestones": [], "device": "cpu",
-        "weighting": {"method": "validation_loss_trend", "k": 5}, "checkpoint_every": 7});
+        "weighting": {"method": "validation_loss_trend", "k": 5}, "checkpoint_every": 7, "from_scratch": true});
     let params = kind.check_params(&with).unwrap();
     assert_eq!(params["iterations"], 20);
     assert_eq!(params["batch_train"], 10);
@@ -112,13 +112,37 @@ fn resnet_trunks_give_one_output_per_binary_task_and_c_per_multiclass() {
         // Dropout masks are a function of the seed; eval mode has none.
         let (d1, d1b, d2) = tch::no_grad(|| (net.forward(&x, Some(1)), net.forward(&x, Some(1)), net.forward(&x, Some(2))));
         assert!(d1.equal(&d1b) && !d1.equal(&d2) && !d1.equal(&y));
-        // Frozen BN: no BN tensor is trained.
+        // Frozen BN (Net::new's default options): no BN tensor is trained.
         assert!(net.store.trained().iter().all(|(n, _)| !n.contains("bn") && !n.contains("downsample.1")));
+        // Frozen statistics with trained γ and β (the release's Scale layers, `bn_affine: trained`).
+        let cfg = NetConfig { trunk, frozen_bn: true, dropout: 0.5, hidden: 8, outputs: 7 };
+        let scale = Net::with_init(&cfg, InitOptions { train_bn_affine: true, ..InitOptions::default() }, tch::Device::Cpu, 0);
+        let trained = scale.store.trained();
+        assert!(trained.iter().all(|(n, _)| !n.contains("running_")));
+        assert!(trained.iter().any(|(n, _)| n == "bn1.weight") && trained.iter().any(|(n, _)| n == "bn1.bias"));
     }
     let p50 = Net::new(&NetConfig { trunk: Trunk::Resnet50, frozen_bn: false, dropout: 0.0, hidden: 0, outputs: 40 }, tch::Device::Cpu, 0);
     let count: i64 = p50.store.trained().iter().map(|(_, t)| t.numel() as i64).sum();
     // torchvision ResNet-50 has 25,557,032 parameters with a 1000-way fc (2048·1000 + 1000).
     assert_eq!(count, 25_557_032 - 2_049_000 + 2048 * 40 + 40);
+}
+
+#[test]
+fn xavier_head_init_is_caffes_fan_in_rule_with_zero_bias() {
+    let cfg = NetConfig { trunk: Trunk::SmallCnn, frozen_bn: true, dropout: 0.0, hidden: 0, outputs: 40 };
+    let net = Net::with_init(&cfg, InitOptions { head_init: LinearInit::Xavier, ..InitOptions::default() }, tch::Device::Cpu, 3);
+    let named: BTreeMap<String, tch::Tensor> = net.store.named().into_iter().collect();
+    // Caffe's XavierFiller (variance_norm FAN_IN): U(±√(3/fan_in)), fan_in = 128 features.
+    let bound = (3.0f64 / 128.0).sqrt();
+    let w = Vec::<f32>::try_from(named["head.fc.weight"].reshape([-1])).unwrap();
+    assert!(w.iter().all(|v| (v.abs() as f64) <= bound));
+    let max = w.iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
+    assert!(max > 0.9 * bound, "{max} should come close to the bound {bound}");
+    assert!(named["head.fc.bias"].equal(&tch::Tensor::zeros([40], (tch::Kind::Float, tch::Device::Cpu))));
+    // PyTorch's rule: U(±1/√fan_in) for weights and biases.
+    let torch = Net::new(&cfg, tch::Device::Cpu, 3);
+    let b = Vec::<f32>::try_from(torch.store.named().into_iter().find(|(n, _)| n == "head.fc.bias").unwrap().1).unwrap();
+    assert!(b.iter().all(|v| (v.abs() as f64) <= 1.0 / 128f64.sqrt()) && b.iter().any(|v| *v != 0.0));
 }
 
 #[test]
@@ -160,4 +184,34 @@ fn a_task_subset_trains_a_separate_model() {
     let err = train(&bad, &RunPaths { data: &data, pretrained: None, out: &out, scratch: &tmp.path().join("s2") }, &opts).unwrap_err();
     let msg = format!("{err:#}");
     assert!(msg.contains("Smiling") && msg.contains("Bright_Top"), "{msg}");
+}
+
+#[test]
+fn the_release_trains_the_classifier_bias_at_twice_the_rate_without_decay() {
+    use awmt::train::algorithm::param_groups;
+    use awmt::train::sgd::Sgd;
+    let cfg = train_support::small_config(serde_json::json!({"preset": "paper_celeba", "weight_decay": 0.01}));
+    let init = InitOptions { train_bn_affine: true, ..InitOptions::default() };
+    let net = Net::with_init(&NetConfig { trunk: Trunk::SmallCnn, frozen_bn: true, dropout: 0.0, hidden: 6, outputs: 3 }, init, tch::Device::Cpu, 0);
+    let groups = param_groups(&cfg, &net, Vec::new());
+    let by_name: BTreeMap<&str, (f64, f64)> = groups.iter().map(|(n, _, d, m)| (n.as_str(), (*d, *m))).collect();
+    for bias in ["model/head.fc.bias", "model/head.hidden.bias"] {
+        assert_eq!(by_name[bias], (0.0, 2.0), "{bias}");
+    }
+    for other in ["model/head.fc.weight", "model/conv1.weight", "model/bn1.weight", "model/bn1.bias"] {
+        assert_eq!(by_name[other], (0.01, 1.0), "{other}");
+    }
+    assert!(!by_name.contains_key("model/bn1.running_mean"));
+    // `preset: none`: one rate and decay for every tensor.
+    let plain = train_support::small_config(serde_json::json!({"weight_decay": 0.01}));
+    assert!(param_groups(&plain, &net, Vec::new()).iter().all(|(_, _, d, m)| (*d, *m) == (0.01, 1.0)));
+
+    // SGD applies the multiplier: the same gradient moves a ×2 tensor twice as far.
+    let a = tch::Tensor::from_slice(&[1.0f32, 2.0]).set_requires_grad(true);
+    let b = tch::Tensor::from_slice(&[1.0f32, 2.0]).set_requires_grad(true);
+    let mut sgd = Sgd::with_lr_mults(vec![("a".into(), a.shallow_clone(), 0.0, 1.0), ("b".into(), b.shallow_clone(), 0.0, 2.0)], 0.9);
+    (a.sum(tch::Kind::Float) + b.sum(tch::Kind::Float)).backward();
+    sgd.step(0.25);
+    assert_eq!(Vec::<f32>::try_from(a.detach()).unwrap(), vec![0.75, 1.75]);
+    assert_eq!(Vec::<f32>::try_from(b.detach()).unwrap(), vec![0.5, 1.5]);
 }

@@ -6,10 +6,11 @@ mod train_support;
 
 use awmt::train::{train, RunOptions, RunPaths};
 
-/// Algorithm 1 steps 4–5 + Algorithm 2 over v_t (rows: iterations, columns: tasks). Returns the
-/// λ of every iteration.
-fn replay(v: &[Vec<f64>], k: usize) -> Vec<Vec<f64>> {
+/// Algorithm 1 steps 4–5 + Algorithm 2 over v_t (rows: iterations, columns: tasks), each task's
+/// v multiplied by `scale[j]` first (`class_scale`). Returns the λ of every iteration.
+fn replay(v: &[Vec<f64>], k: usize, scale: &[f64]) -> Vec<Vec<f64>> {
     let m = v[0].len();
+    let v: Vec<Vec<f64>> = v.iter().map(|row| row.iter().zip(scale).map(|(x, s)| x * s).collect()).collect();
     let mut lambda = vec![1.0; m];
     let mut pre_mean: Vec<f64> = Vec::new();
     let mut out = Vec::new();
@@ -36,14 +37,15 @@ fn replay(v: &[Vec<f64>], k: usize) -> Vec<Vec<f64>> {
     out
 }
 
-#[test]
-fn logged_lambda_matches_an_independent_replay() {
+/// Trains with Algorithm 2 (k = 4, 40 iterations) on 3 binary tasks and the 4-way `Spot`, and
+/// checks the logged λ against the replay; returns the logged λ rows.
+fn check_replay(class_scale: &str, scale: &[f64]) -> Vec<Vec<f64>> {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     train_support::write_prepared(&data, 16, [80, 40, 10], 21);
     let (k, iterations) = (4usize, 40u64);
     let cfg = train_support::small_config(serde_json::json!({
-        "iterations": iterations, "weighting": {"method": "validation_loss_trend", "k": k}, "lr": 0.02,
+        "iterations": iterations, "weighting": {"method": "validation_loss_trend", "k": k, "class_scale": class_scale}, "lr": 0.02,
     }));
     let out = tmp.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
@@ -58,7 +60,7 @@ fn logged_lambda_matches_an_independent_replay() {
     for (t, chunk) in rows.chunks(tasks).enumerate() {
         assert!(chunk.iter().all(|r| r.0 == t as u64 + 1));
     }
-    let want = replay(&v, k);
+    let want = replay(&v, k, scale);
     let mut updates = 0;
     for t in 0..v.len() {
         for j in 0..tasks {
@@ -77,6 +79,19 @@ fn logged_lambda_matches_an_independent_replay() {
     assert_eq!(summary["weighting"]["method"], "validation_loss_trend");
     assert_eq!(summary["source"], "synthetic");
     assert_eq!(summary["iterations"], iterations);
+    logged
+}
+
+#[test]
+fn logged_lambda_matches_an_independent_replay() {
+    // `class_scale: mean` (the default): the 4-way task's summed square loss is divided by 4.
+    let mean = check_replay("mean", &[1.0, 1.0, 1.0, 0.25]);
+    // `sum`: Algorithm 2 sees the sum; the same run's λ then differs.
+    let sum = check_replay("sum", &[1.0; 4]);
+    assert_ne!(mean, sum, "class_scale must change what Algorithm 2 sees");
+    // With `sum` the 4-way task's weight after the first update is larger than with `mean`.
+    let first = 2 * 4 - 1;
+    assert!(sum[first][3] > mean[first][3], "sum {:?} mean {:?}", sum[first], mean[first]);
 }
 
 #[test]

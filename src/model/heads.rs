@@ -5,7 +5,7 @@
 
 use tch::{Kind, Tensor};
 
-use super::layers::{Linear, ParamStore};
+use super::layers::{Linear, LinearInit, ParamStore};
 use crate::rng::Rng;
 
 pub struct Head {
@@ -15,9 +15,10 @@ pub struct Head {
 }
 
 impl Head {
-    pub fn new(store: &mut ParamStore, features: i64, hidden: i64, outputs: i64, dropout: f64) -> Head {
-        let (hidden, c_in) = if hidden > 0 { (Some(store.linear("head.hidden", features, hidden)), hidden) } else { (None, features) };
-        let fc = store.linear("head.fc", c_in, outputs);
+    pub fn new(store: &mut ParamStore, features: i64, hidden: i64, outputs: i64, dropout: f64, init: LinearInit) -> Head {
+        let (hidden, c_in) =
+            if hidden > 0 { (Some(store.linear("head.hidden", features, hidden, init)), hidden) } else { (None, features) };
+        let fc = store.linear("head.fc", c_in, outputs, init);
         Head { hidden, fc, dropout }
     }
 

@@ -15,6 +15,25 @@ pub enum Role {
     Fixed,
 }
 
+/// How a batch norm layer behaves in training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BnMode {
+    /// Always normalise with the stored statistics (Caffe's `use_global_stats: true`).
+    pub frozen_stats: bool,
+    /// Whether γ and β are trained when the statistics are frozen (live BN always trains them).
+    pub train_affine: bool,
+}
+
+/// How a fully connected layer is initialised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinearInit {
+    /// `torch.nn.Linear`'s default: weights and biases uniform in ±1/√fan_in.
+    Pytorch,
+    /// Caffe's `xavier` filler with its default `variance_norm: FAN_IN`: weights uniform in
+    /// ±√(3/fan_in); bias 0 (the release's `bias_filler: constant 0`).
+    Xavier,
+}
+
 /// One named tensor of a network.
 pub struct Param {
     pub name: String,
@@ -107,10 +126,11 @@ impl ParamStore {
         Conv { weight: self.add(format!("{name}.weight"), w, Role::Trained), stride, padding }
     }
 
-    /// Batch norm: weight 1, bias 0, running mean 0, running var 1. Frozen: the affine parameters
-    /// are not trained and the stored statistics are always used.
-    pub fn batch_norm(&mut self, name: &str, c: i64, frozen: bool) -> BatchNorm {
-        let affine = if frozen { Role::Fixed } else { Role::Trained };
+    /// Batch norm: weight 1, bias 0, running mean 0, running var 1. Frozen statistics: the
+    /// stored ones are always used; γ and β are trained unless `mode.train_affine` is false.
+    pub fn batch_norm(&mut self, name: &str, c: i64, mode: BnMode) -> BatchNorm {
+        let frozen = mode.frozen_stats;
+        let affine = if frozen && !mode.train_affine { Role::Fixed } else { Role::Trained };
         let o = || Tensor::ones([c], (Kind::Float, Device::Cpu));
         let z = || Tensor::zeros([c], (Kind::Float, Device::Cpu));
         BatchNorm {
@@ -122,11 +142,18 @@ impl ParamStore {
         }
     }
 
-    /// A fully connected layer with PyTorch's default init: U(−1/√fan_in, 1/√fan_in).
-    pub fn linear(&mut self, name: &str, c_in: i64, c_out: i64) -> Linear {
-        let bound = 1.0 / (c_in as f64).sqrt();
-        let w = self.uniform(&[c_out, c_in], bound);
-        let b = self.uniform(&[c_out], bound);
+    /// A fully connected layer initialised by `init`.
+    pub fn linear(&mut self, name: &str, c_in: i64, c_out: i64, init: LinearInit) -> Linear {
+        let (w, b) = match init {
+            LinearInit::Pytorch => {
+                let bound = 1.0 / (c_in as f64).sqrt();
+                (self.uniform(&[c_out, c_in], bound), self.uniform(&[c_out], bound))
+            }
+            LinearInit::Xavier => {
+                let bound = (3.0 / c_in as f64).sqrt();
+                (self.uniform(&[c_out, c_in], bound), Tensor::zeros([c_out], (Kind::Float, Device::Cpu)))
+            }
+        };
         Linear {
             weight: self.add(format!("{name}.weight"), w, Role::Trained),
             bias: self.add(format!("{name}.bias"), b, Role::Trained),

@@ -1,4 +1,5 @@
-//! Networks: ResNet trunks, a small CNN, per-task heads, pretrained-weight import.
+//! Networks: ResNet trunks, a small CNN, per-task heads, pretrained-weight import (torch.save
+//! checkpoints and safetensors).
 
 #[cfg(feature = "torch")]
 pub mod heads;
@@ -11,7 +12,10 @@ pub mod pretrained;
 pub mod resnet;
 #[cfg(feature = "torch")]
 pub mod small_cnn;
+pub mod torch_file;
 
 #[cfg(feature = "torch")]
-pub use net::Net;
+pub use layers::LinearInit;
+#[cfg(feature = "torch")]
+pub use net::{InitOptions, Net};
 pub use net::{NetConfig, Trunk};

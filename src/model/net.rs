@@ -13,7 +13,7 @@ use tch::{Device, Kind, Tensor};
 #[cfg(feature = "torch")]
 use super::heads::Head;
 #[cfg(feature = "torch")]
-use super::layers::{Mode, ParamStore};
+use super::layers::{BnMode, LinearInit, Mode, ParamStore};
 #[cfg(feature = "torch")]
 use super::resnet::ResNet;
 #[cfg(feature = "torch")]
@@ -38,12 +38,31 @@ impl Trunk {
     }
 }
 
+/// Training-time choices that leave the network's shape alone (so `model.json` does not record
+/// them): whether frozen-statistics BN trains γ/β, and how the head's FC layers start.
+#[cfg(feature = "torch")]
+#[derive(Debug, Clone, Copy)]
+pub struct InitOptions {
+    pub train_bn_affine: bool,
+    pub head_init: LinearInit,
+}
+
+#[cfg(feature = "torch")]
+impl Default for InitOptions {
+    /// What [`Net::new`] builds: frozen-statistics BN keeps γ/β fixed too, PyTorch's FC init. (The
+    /// train stage always passes its own options: `bn_affine`, `head_init`.)
+    fn default() -> Self {
+        InitOptions { train_bn_affine: false, head_init: LinearInit::Pytorch }
+    }
+}
+
 /// Everything needed to rebuild the network's shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetConfig {
     pub trunk: Trunk,
-    /// BN uses its stored statistics and its affine parameters are not trained.
+    /// BN always normalises with its stored statistics (γ and β may still be trained: see
+    /// [`InitOptions`]).
     pub frozen_bn: bool,
     pub dropout: f64,
     /// Width of a hidden FC layer in the head; 0 = a single FC.
@@ -80,26 +99,33 @@ pub fn to_channels_last(t: &Tensor) -> Tensor {
 
 #[cfg(feature = "torch")]
 impl Net {
-    /// Builds a freshly initialised network; the initial values depend on `seed` alone.
+    /// Builds a freshly initialised network with the default [`InitOptions`]; the initial values
+    /// depend on `seed` alone.
     pub fn new(config: &NetConfig, device: Device, seed: u64) -> Net {
+        Self::with_init(config, InitOptions::default(), device, seed)
+    }
+
+    /// Builds a freshly initialised network; the initial values depend on `seed` and `init`.
+    pub fn with_init(config: &NetConfig, init: InitOptions, device: Device, seed: u64) -> Net {
         let mut store = ParamStore::new(device, seed);
+        let bn = BnMode { frozen_stats: config.frozen_bn, train_affine: init.train_bn_affine };
         let (trunk, features) = match config.trunk {
             Trunk::SmallCnn => {
-                let t = SmallCnn::new(&mut store, config.frozen_bn);
+                let t = SmallCnn::new(&mut store, bn);
                 let f = t.features;
                 (TrunkNet::Small(t), f)
             }
             Trunk::Resnet18 | Trunk::Resnet50 => {
                 let t = if config.trunk == Trunk::Resnet18 {
-                    ResNet::resnet18(&mut store, config.frozen_bn)
+                    ResNet::resnet18(&mut store, bn)
                 } else {
-                    ResNet::resnet50(&mut store, config.frozen_bn)
+                    ResNet::resnet50(&mut store, bn)
                 };
                 let f = t.features;
                 (TrunkNet::Res(t), f)
             }
         };
-        let head = Head::new(&mut store, features, config.hidden, config.outputs, config.dropout);
+        let head = Head::new(&mut store, features, config.hidden, config.outputs, config.dropout, init.head_init);
         Net { store, config: config.clone(), trunk, head, compute: Kind::Float, channels_last: false }
     }
 

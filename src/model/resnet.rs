@@ -4,7 +4,7 @@
 
 use tch::Tensor;
 
-use super::layers::{BatchNorm, Conv, Mode, ParamStore};
+use super::layers::{BatchNorm, BnMode, Conv, Mode, ParamStore};
 
 enum Block {
     Basic { conv1: Conv, bn1: BatchNorm, conv2: Conv, bn2: BatchNorm, down: Option<(Conv, BatchNorm)> },
@@ -44,18 +44,18 @@ pub struct ResNet {
 
 impl ResNet {
     /// ResNet-18: basic blocks [2, 2, 2, 2], 512 features.
-    pub fn resnet18(store: &mut ParamStore, frozen_bn: bool) -> ResNet {
-        Self::build(store, frozen_bn, [2, 2, 2, 2], false)
+    pub fn resnet18(store: &mut ParamStore, bn: BnMode) -> ResNet {
+        Self::build(store, bn, [2, 2, 2, 2], false)
     }
 
     /// ResNet-50: bottleneck blocks [3, 4, 6, 3], 2048 features.
-    pub fn resnet50(store: &mut ParamStore, frozen_bn: bool) -> ResNet {
-        Self::build(store, frozen_bn, [3, 4, 6, 3], true)
+    pub fn resnet50(store: &mut ParamStore, bn: BnMode) -> ResNet {
+        Self::build(store, bn, [3, 4, 6, 3], true)
     }
 
-    fn build(store: &mut ParamStore, frozen: bool, counts: [usize; 4], bottleneck: bool) -> ResNet {
+    fn build(store: &mut ParamStore, bn: BnMode, counts: [usize; 4], bottleneck: bool) -> ResNet {
         let conv1 = store.conv("conv1", 3, 64, 7, 2, 3);
-        let bn1 = store.batch_norm("bn1", 64, frozen);
+        let bn1 = store.batch_norm("bn1", 64, bn);
         let expansion = if bottleneck { 4 } else { 1 };
         let mut c_in = 64;
         let mut blocks = Vec::new();
@@ -68,22 +68,22 @@ impl ResNet {
                 let block = if bottleneck {
                     // Creation order follows torchvision's module order: convs/bns, then downsample.
                     let conv1 = store.conv(&format!("{p}.conv1"), c_in, width, 1, 1, 0);
-                    let bn1 = store.batch_norm(&format!("{p}.bn1"), width, frozen);
+                    let bn1 = store.batch_norm(&format!("{p}.bn1"), width, bn);
                     let conv2 = store.conv(&format!("{p}.conv2"), width, width, 3, stride, 1);
-                    let bn2 = store.batch_norm(&format!("{p}.bn2"), width, frozen);
+                    let bn2 = store.batch_norm(&format!("{p}.bn2"), width, bn);
                     let conv3 = store.conv(&format!("{p}.conv3"), width, c_out, 1, 1, 0);
-                    let bn3 = store.batch_norm(&format!("{p}.bn3"), c_out, frozen);
+                    let bn3 = store.batch_norm(&format!("{p}.bn3"), c_out, bn);
                     let down = (stride != 1 || c_in != c_out).then(|| {
-                        (store.conv(&format!("{p}.downsample.0"), c_in, c_out, 1, stride, 0), store.batch_norm(&format!("{p}.downsample.1"), c_out, frozen))
+                        (store.conv(&format!("{p}.downsample.0"), c_in, c_out, 1, stride, 0), store.batch_norm(&format!("{p}.downsample.1"), c_out, bn))
                     });
                     Block::Bottleneck { conv1, bn1, conv2, bn2, conv3, bn3, down }
                 } else {
                     let conv1 = store.conv(&format!("{p}.conv1"), c_in, width, 3, stride, 1);
-                    let bn1 = store.batch_norm(&format!("{p}.bn1"), width, frozen);
+                    let bn1 = store.batch_norm(&format!("{p}.bn1"), width, bn);
                     let conv2 = store.conv(&format!("{p}.conv2"), width, width, 3, 1, 1);
-                    let bn2 = store.batch_norm(&format!("{p}.bn2"), width, frozen);
+                    let bn2 = store.batch_norm(&format!("{p}.bn2"), width, bn);
                     let down = (stride != 1 || c_in != c_out).then(|| {
-                        (store.conv(&format!("{p}.downsample.0"), c_in, c_out, 1, stride, 0), store.batch_norm(&format!("{p}.downsample.1"), c_out, frozen))
+                        (store.conv(&format!("{p}.downsample.0"), c_in, c_out, 1, stride, 0), store.batch_norm(&format!("{p}.downsample.1"), c_out, bn))
                     });
                     Block::Basic { conv1, bn1, conv2, bn2, down }
                 };

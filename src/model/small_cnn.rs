@@ -3,7 +3,7 @@
 
 use tch::Tensor;
 
-use super::layers::{BatchNorm, Conv, Mode, ParamStore};
+use super::layers::{BatchNorm, BnMode, Conv, Mode, ParamStore};
 
 pub struct SmallCnn {
     stages: Vec<(Conv, BatchNorm, bool)>,
@@ -11,13 +11,13 @@ pub struct SmallCnn {
 }
 
 impl SmallCnn {
-    pub fn new(store: &mut ParamStore, frozen_bn: bool) -> SmallCnn {
+    pub fn new(store: &mut ParamStore, bn: BnMode) -> SmallCnn {
         let widths = [16, 32, 64, 128];
         let mut c_in = 3;
         let mut stages = Vec::new();
         for (i, &w) in widths.iter().enumerate() {
             let conv = store.conv(&format!("conv{}", i + 1), c_in, w, 3, 1, 1);
-            let bn = store.batch_norm(&format!("bn{}", i + 1), w, frozen_bn);
+            let bn = store.batch_norm(&format!("bn{}", i + 1), w, bn);
             stages.push((conv, bn, i + 1 < widths.len()));
             c_in = w;
         }

@@ -201,10 +201,22 @@ pub fn load(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Pipelin
                 continue;
             }
         };
-        if !join_lexical(&dir, &path).exists() {
-            let mut d = cx.diag(value_pos, format!("required path `{path}` does not exist"));
+        let resolved = join_lexical(&dir, &path);
+        if !resolved.exists() {
+            let mut msg = format!("required path `{path}` does not exist");
+            if !Path::new(&path).is_absolute() {
+                msg.push_str(&format!(" (relative to the pipeline file: `{}`)", resolved.display()));
+            }
+            let mut d = cx.diag(value_pos, msg);
             if let Some(h) = &req.help {
-                d = d.with_help(h.trim().to_string());
+                // `${...}` in the help shows the user the resolved paths; `${path}` is this one.
+                let this: BTreeMap<String, Value> = [("path".to_string(), Value::from(resolved.display().to_string()))].into();
+                let scope = Scope { layers: vec![&this, &vars, &builtins], env };
+                let text = match interpolate_str(h, &scope) {
+                    Ok(v) => crate::util::yaml_scalar_text(&v),
+                    Err(_) => h.clone(),
+                };
+                d = d.with_help(text.trim().to_string());
             }
             cx.push(d);
         }
@@ -648,6 +660,17 @@ fn build_stage(
                     .diag(pos, format!("stage `{group}` (kind `{}`) needs input `{}`", kind.name(), spec.name))
                     .with_help(format!("add `inputs: {{{}: <stage or path>}}`", spec.name));
                 cx.push(d);
+            }
+        }
+        if !params_json.is_null() {
+            let given: Vec<&str> = slots.iter().map(|(s, ..)| s.as_str()).collect();
+            if let Err((msg, help)) = kind.check_inputs(&params_json, &given) {
+                // Once per definition, not once per `foreach` item.
+                let msg = format!("stage `{group}`: {msg}");
+                if !cx.diags.iter().any(|d| d.pos == pos && d.message == msg) {
+                    let d = cx.diag(pos, msg).with_help(help);
+                    cx.push(d);
+                }
             }
         }
     }

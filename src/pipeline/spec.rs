@@ -28,7 +28,8 @@ pub struct RawPipeline {
 pub struct RawRequire {
     /// A file or directory, relative to the pipeline file (may use `${...}`).
     pub path: String,
-    /// Shown when the path is missing: what to download and how to lay it out.
+    /// Shown when the path is missing: what to download and how to lay it out. May use `${...}`;
+    /// `${path}` is this entry's path resolved against the pipeline file.
     pub help: Option<String>,
 }
 

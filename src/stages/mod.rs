@@ -143,6 +143,11 @@ pub trait StageKind: Send + Sync {
     /// default filled in. The result is part of the cache key, so two spellings of the same
     /// settings give the same key.
     fn check_params(&self, with: &serde_json::Value) -> Result<serde_json::Value, ParamError>;
+    /// Checks the canonical parameters against the input slots the stage fills (at load time,
+    /// before anything runs). Err: (what is wrong, what to do).
+    fn check_inputs(&self, _params: &serde_json::Value, _given: &[&str]) -> Result<(), (String, String)> {
+        Ok(())
+    }
     /// Default resources when the stage has no `resources:`.
     fn default_resources(&self, _params: &serde_json::Value) -> Resources {
         Resources::default()

@@ -1,22 +1,34 @@
 //! `kind: train` — Algorithm 1 of the paper (docs/ALGORITHM.md) on a `prepare` stage's output.
 //!
-//! Inputs: `data` (required: a prepare stage), `pretrained` (optional: a safetensors file of
-//! torchvision-named trunk weights; see `model::pretrained` for the recipe that makes it).
+//! Inputs: `data` (required: a prepare stage), `pretrained` (optional: trunk weights by
+//! torchvision's names — torchvision's `torch.save` checkpoint as downloaded, a safetensors file,
+//! or another train stage whose `model.safetensors` is used, e.g. a trunk trained on a pretext
+//! task; `head.*` and `fc.*` tensors of the source are ignored and the heads start fresh; see
+//! `model::pretrained`).
 //!
 //! Parameters (`with:`; every one optional; a `preset` fills defaults that explicit values override):
-//! - `preset`: `none` (default) | `paper_celeba` | `paper_market` | `release`. `none` and
-//!   `paper_celeba` are the paper's CelebA settings below; `paper_market` sets `iterations: 20000`,
-//!   `milestones: [10000, 15000]`; `release` (the authors' code) sets `dropout: 0`, `hidden: 0`.
+//! - `preset`: `none` (default) | `paper_celeba` | `paper_market` | `release`. All use the paper's
+//!   CelebA settings below; the three paper presets add the release's classifier rules
+//!   (`head_init: xavier`, `head_bias_lr_mult: 2`, `head_bias_decay_mult: 0`); `paper_market` sets
+//!   `iterations: 20000`, `milestones: [10000, 15000]`; `release` (the authors' code) sets
+//!   `dropout: 0`, `hidden: 0`.
 //! - `model`: `resnet50` (default, the paper's trunk) | `resnet18` | `small_cnn` (CPU runs).
-//! - `freeze_bn`: `true` (default, as the release): BN uses stored statistics, affine not trained.
+//! - `freeze_bn`: `true` (default, as the release): BN always uses its stored statistics.
+//!   `bn_affine`: `trained` (default: γ and β still train, as the release's Scale layers) | `frozen`.
+//!   Frozen BN without a `pretrained` input is refused at load time (the statistics would be the
+//!   identity) unless `from_scratch: true` (default false) says so on purpose.
+//! - `head_init`: `pytorch` (`none`: U(±1/√fan_in) weights and biases) | `xavier` (Caffe's filler,
+//!   U(±√(3/fan_in)), bias 0); `head_bias_lr_mult` (1 | 2), `head_bias_decay_mult` (1 | 0): the
+//!   head biases' learning-rate and weight-decay multipliers.
 //! - `dropout`: 0.5 (default, the paper); `hidden`: 0 (default: one FC from the pooled features to
 //!   the outputs; N > 0 inserts FC(N)+ReLU before the dropout and the output FC).
 //! - `loss`: `square` (default, ½(ψ−L)² on ±1 labels) | `bce` | `hinge` for binary tasks;
 //!   `multiclass_loss`: `square` (default, ±1 one-hot) | `ce` for C-way tasks.
 //! - `weighting`: `equal` (default, the basic model) | `{method: validation_loss_trend, k: 200,
-//!   tau: 0}` | `{method: dwa, epoch: 200, temperature: 2, losses: train|val}` (an "epoch" is a
-//!   window of `epoch` iterations) | `{method: uncertainty, init: -0.5}` | `rlw` | `gls`. A bare
-//!   name takes the method's defaults.
+//!   tau: 0, class_scale: mean}` (`class_scale: mean|sum`: a C-way task's square-loss validation
+//!   loss divided by C, or not, before Algorithm 2 sees it) | `{method: dwa, epoch: 200,
+//!   temperature: 2, losses: train|val}` (an "epoch" is a window of `epoch` iterations) |
+//!   `{method: uncertainty, init: -0.5}` | `rlw` | `gls`. A bare name takes the method's defaults.
 //! - `tasks`: a task name or a list of names to train on (default: all). One task = one of the
 //!   paper's Separate models (use `foreach` over the tasks).
 //! - `iterations`: 130000; `lr`: 1e-4; `milestones`: [70000, 100000, 120000]; `gamma`: 0.1 (lr of
@@ -62,6 +74,12 @@ impl StageKind for Train {
         let cfg = TrainConfig::from_with(with)?;
         serde_json::to_value(&cfg).map_err(|e| ParamError::new(&[], e.to_string()))
     }
+    fn check_inputs(&self, params: &serde_json::Value, given: &[&str]) -> Result<(), (String, String)> {
+        match serde_json::from_value::<TrainConfig>(params.clone()) {
+            Ok(cfg) => cfg.check_pretrained(given.contains(&"pretrained")),
+            Err(_) => Ok(()),
+        }
+    }
     fn default_resources(&self, params: &serde_json::Value) -> Resources {
         let cuda = serde_json::from_value::<TrainConfig>(params.clone()).map(|c| c.device == DeviceChoice::Cuda).unwrap_or(false);
         Resources { cpus: 2, gpus: usize::from(cuda), mem: 0 }
@@ -85,6 +103,10 @@ fn run_training(ctx: &StageContext) -> anyhow::Result<()> {
     let cfg: TrainConfig = ctx.params()?;
     let data = ctx.input("data")?;
     let pretrained: Option<&InputItem> = ctx.inputs("pretrained").first();
+    // The load-time check again, for a stage run on its own (`awmt exec-stage`).
+    if let Err((msg, help)) = cfg.check_pretrained(pretrained.is_some()) {
+        anyhow::bail!("stage `{}`: {msg}; {help}", ctx.stage);
+    }
     let paths = RunPaths {
         data: &data.path,
         pretrained: pretrained.map(|p| p.path.as_path()),

@@ -10,17 +10,17 @@ use anyhow::{bail, Context as _, Result};
 use tch::{Device, Kind, Tensor};
 
 use super::checkpoint::{self, Meta};
-use super::config::{DeviceChoice, Precision, TrainConfig};
+use super::config::{BnAffine, DeviceChoice, HeadInit, Precision, TrainConfig};
 use super::log::TrainLog;
-use super::losses::{BatchLabels, LossConfig, TaskLayout};
+use super::losses::{BatchLabels, LossConfig, MulticlassLoss, TaskLayout};
 use super::model_file::ModelInfo;
 use super::progress::Progress;
 use crate::rng::{derive_seed, Rng};
 use super::sgd::Sgd;
 use super::weighting::{WeightingSpec, WeightingState};
 use crate::data::prepared::PreparedSplit;
-use crate::data::tasks::{LabelTable, TaskSet};
-use crate::model::{pretrained, Net, NetConfig};
+use crate::data::tasks::{LabelTable, TaskSet, TaskType};
+use crate::model::{pretrained, InitOptions, LinearInit, Net, NetConfig};
 
 /// Stream tags of the run's random streams.
 const SAMPLER_STREAM: u64 = 0x5341_4d50;
@@ -31,7 +31,7 @@ const INIT_STREAM: u64 = 0x494e_4954;
 pub struct RunPaths<'a> {
     /// A `prepare` stage output.
     pub data: &'a Path,
-    /// Optional torchvision-named safetensors file with trunk weights.
+    /// Optional trunk weights: a torchvision-named file or a train stage's output directory.
     pub pretrained: Option<&'a Path>,
     pub out: &'a Path,
     /// Checkpoints live here; it survives a killed attempt.
@@ -133,6 +133,25 @@ fn state_from_tensors(named: &HashMap<String, Tensor>) -> Result<WeightingState>
     Ok(s)
 }
 
+/// Every trained tensor with its weight decay and learning-rate multiplier: the head's biases take
+/// `head_bias_lr_mult` and `head_bias_decay_mult` (the release: 2 and 0), everything else the base
+/// rate and `weight_decay`; a weighting method's own parameters have no decay.
+pub fn param_groups(cfg: &TrainConfig, net: &Net, weighting: Vec<(String, Tensor)>) -> Vec<(String, Tensor, f64, f64)> {
+    let mut groups: Vec<(String, Tensor, f64, f64)> = net
+        .store
+        .trained()
+        .into_iter()
+        .map(|(n, t)| {
+            let head_bias = n.starts_with("head.") && n.ends_with(".bias");
+            let (decay, mult) =
+                if head_bias { (cfg.weight_decay * cfg.head_bias_decay_mult, cfg.head_bias_lr_mult) } else { (cfg.weight_decay, 1.0) };
+            (format!("model/{n}"), t, decay, mult)
+        })
+        .collect();
+    groups.extend(weighting.into_iter().map(|(n, t)| (format!("weighting/p/{n}"), t, 0.0, 1.0)));
+    groups
+}
+
 /// Runs (or resumes) a training run to completion and writes its outputs.
 pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<Outcome> {
     tch::set_num_threads(opts.threads.max(1) as i32);
@@ -158,10 +177,18 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
         hidden: cfg.hidden,
         outputs: layout.outputs as i64,
     };
-    let mut net = Net::new(&net_cfg, device, derive_seed(cfg.seed, INIT_STREAM));
+    let init = InitOptions {
+        train_bn_affine: cfg.bn_affine == BnAffine::Trained,
+        head_init: match cfg.head_init {
+            HeadInit::Pytorch => LinearInit::Pytorch,
+            HeadInit::Xavier => LinearInit::Xavier,
+        },
+    };
+    let mut net = Net::with_init(&net_cfg, init, device, derive_seed(cfg.seed, INIT_STREAM));
+    let mut pretrained_tensors = 0;
     if let Some(p) = paths.pretrained {
-        let n = pretrained::load_trunk(&mut net, p)?;
-        eprintln!("train: loaded {n} pretrained trunk tensors from {}", p.display());
+        pretrained_tensors = pretrained::load_trunk(&mut net, p)?;
+        eprintln!("train: loaded {pretrained_tensors} pretrained trunk tensors from {}", p.display());
     }
     if cfg.precision == Precision::Bf16 {
         net.set_compute_kind(Kind::BFloat16);
@@ -170,11 +197,14 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
         net.set_channels_last();
     }
 
-    let mut weighting = cfg.weighting.build(m, cfg.seed, device);
-    let mut sgd_params: Vec<(String, Tensor, f64)> =
-        net.store.trained().into_iter().map(|(n, t)| (format!("model/{n}"), t, cfg.weight_decay)).collect();
-    sgd_params.extend(weighting.parameters().into_iter().map(|(n, t)| (format!("weighting/p/{n}"), t, 0.0)));
-    let mut sgd = Sgd::new(sgd_params, cfg.momentum);
+    // How many outputs each task's validation loss sums over (for `class_scale`).
+    let summed_outputs: Vec<usize> = layout
+        .slots
+        .iter()
+        .map(|&(_, c, kind)| if kind == TaskType::Multiclass && cfg.multiclass_loss == MulticlassLoss::Square { c } else { 1 })
+        .collect();
+    let mut weighting = cfg.weighting.build_for(&summed_outputs, cfg.seed, device);
+    let mut sgd = Sgd::with_lr_mults(param_groups(cfg, &net, weighting.parameters()), cfg.momentum);
     let mut rng = Rng::new(derive_seed(cfg.seed, SAMPLER_STREAM));
     let mut log = TrainLog::new(m);
     let mut warnings: Vec<String> = Vec::new();
@@ -330,6 +360,8 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
         "tasks": task_names,
         "device": if device == Device::Cpu { "cpu" } else { "cuda" },
         "final_lambda": final_lambda,
+        // How many trunk tensors came from the `pretrained` input (0: none given).
+        "pretrained_tensors": pretrained_tensors,
         "warnings": warnings,
         "params": cfg,
         // Measured, so the one part of the outputs that differs between runs; a resumed run

@@ -12,14 +12,37 @@ use crate::stages::ParamError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Preset {
-    /// No preset: the awmt defaults (which equal `paper_celeba`).
+    /// No preset: `paper_celeba`'s network and schedule with PyTorch's conventions for the head
+    /// (default init, one learning rate and weight decay for every trained tensor).
     None,
-    /// ResNet-50, frozen BN, dropout 0.5, 130k iterations, lr 1e-4 ×0.1 at 70k/100k/120k.
+    /// ResNet-50, frozen BN statistics with trained γ/β, dropout 0.5, 130k iterations, lr 1e-4
+    /// ×0.1 at 70k/100k/120k, and the release's classifier rules (Xavier weights, zero bias,
+    /// bias lr ×2 without weight decay).
     PaperCeleba,
     /// As `paper_celeba` but 20k iterations, ×0.1 at 10k/15k (Market-1501 and Duke).
     PaperMarket,
     /// The authors' release: `paper_celeba` with no dropout and a single FC head.
     Release,
+}
+
+/// What happens to BN's scale and shift (γ, β) when its statistics are frozen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BnAffine {
+    /// Trained, as the release's Scale layers are (lr ×1, weight decay ×1).
+    Trained,
+    /// Kept at their loaded values.
+    Frozen,
+}
+
+/// How the head's fully connected layers are initialised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeadInit {
+    /// `torch.nn.Linear`'s default: weights and biases uniform in ±1/√fan_in.
+    Pytorch,
+    /// Caffe's `xavier` filler (variance_norm FAN_IN): weights uniform in ±√(3/fan_in), bias 0.
+    Xavier,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +69,13 @@ pub struct TrainConfig {
     pub preset: Preset,
     pub model: Trunk,
     pub freeze_bn: bool,
+    pub bn_affine: BnAffine,
+    /// Declares that a frozen-BN network without a `pretrained` input is intended.
+    pub from_scratch: bool,
+    pub head_init: HeadInit,
+    /// Learning-rate and weight-decay multipliers of the head's biases.
+    pub head_bias_lr_mult: f64,
+    pub head_bias_decay_mult: f64,
     pub dropout: f64,
     pub hidden: i64,
     pub loss: BinaryLoss,
@@ -78,6 +108,11 @@ struct RawParams {
     preset: Option<Preset>,
     model: Option<Trunk>,
     freeze_bn: Option<bool>,
+    bn_affine: Option<BnAffine>,
+    from_scratch: Option<bool>,
+    head_init: Option<HeadInit>,
+    head_bias_lr_mult: Option<f64>,
+    head_bias_decay_mult: Option<f64>,
     dropout: Option<f64>,
     hidden: Option<i64>,
     loss: Option<BinaryLoss>,
@@ -129,6 +164,11 @@ impl TrainConfig {
             preset,
             model: Trunk::Resnet50,
             freeze_bn: true,
+            bn_affine: BnAffine::Trained,
+            from_scratch: false,
+            head_init: HeadInit::Pytorch,
+            head_bias_lr_mult: 1.0,
+            head_bias_decay_mult: 1.0,
             dropout: 0.5,
             hidden: 0,
             loss: BinaryLoss::Square,
@@ -151,6 +191,13 @@ impl TrainConfig {
             precision: Precision::Fp32,
             channels_last: false,
         };
+        if preset != Preset::None {
+            // The release's classifier (train_val.prototxt, `pred_attribute`): Xavier weights,
+            // zero bias, bias at twice the learning rate and without weight decay.
+            c.head_init = HeadInit::Xavier;
+            c.head_bias_lr_mult = 2.0;
+            c.head_bias_decay_mult = 0.0;
+        }
         match preset {
             Preset::None | Preset::PaperCeleba => {}
             Preset::PaperMarket => {
@@ -172,7 +219,8 @@ impl TrainConfig {
         macro_rules! take {
             ($($f:ident),*) => { $( if let Some(v) = raw.$f { c.$f = v; } )* };
         }
-        take!(model, freeze_bn, dropout, hidden, loss, multiclass_loss, weighting, iterations, lr, momentum, weight_decay);
+        take!(model, freeze_bn, bn_affine, from_scratch, head_init, head_bias_lr_mult, head_bias_decay_mult);
+        take!(dropout, hidden, loss, multiclass_loss, weighting, iterations, lr, momentum, weight_decay);
         take!(milestones, gamma, batch_train, batch_val, seed, checkpoint_every, train_split, val_split, device, precision, channels_last);
         c.tasks = raw.tasks;
         c.validate()?;
@@ -202,6 +250,12 @@ impl TrainConfig {
         if !(self.dropout.is_finite() && (0.0..1.0).contains(&self.dropout)) {
             return err("dropout", "must be in [0, 1)");
         }
+        if !(self.head_bias_lr_mult.is_finite() && self.head_bias_lr_mult >= 0.0) {
+            return err("head_bias_lr_mult", "must be a non-negative number (the release uses 2)");
+        }
+        if !(self.head_bias_decay_mult.is_finite() && self.head_bias_decay_mult >= 0.0) {
+            return err("head_bias_decay_mult", "must be a non-negative number (the release uses 0)");
+        }
         if self.hidden < 0 {
             return err("hidden", "must be 0 (a single FC layer) or a positive width");
         }
@@ -224,6 +278,31 @@ impl TrainConfig {
         }
         if let Err(msg) = self.weighting.validate() {
             return Err(ParamError::new(&["weighting"], msg));
+        }
+        Ok(())
+    }
+
+    /// Checks the parameters against whether a `pretrained` input is given: frozen BN statistics
+    /// that never saw data are the identity (mean 0, variance 1), so a frozen-BN network needs
+    /// pretrained weights unless `from_scratch: true` says the user means it. Err: (what is
+    /// wrong, what to do).
+    pub fn check_pretrained(&self, has_pretrained: bool) -> Result<(), (String, String)> {
+        if has_pretrained && self.from_scratch {
+            return Err((
+                "`from_scratch: true` contradicts the `pretrained` input".into(),
+                "remove `from_scratch` to fine-tune from the weights, or the `pretrained` input to train from scratch".into(),
+            ));
+        }
+        if self.freeze_bn && !has_pretrained && !self.from_scratch {
+            return Err((
+                format!(
+                    "`model: {}` with frozen BN (`freeze_bn: true`, the default) needs pretrained weights: BN statistics that never saw data are the identity, so the network would train with no normalisation",
+                    self.model.name()
+                ),
+                "give the weights as `inputs: {pretrained: <torchvision .pth, .safetensors, or a train stage>}` (README, \"Real data\"); \
+                 or set `freeze_bn: false` to train BN from scratch; or set `from_scratch: true` to train frozen-BN from scratch on purpose"
+                    .into(),
+            ));
         }
         Ok(())
     }
@@ -251,6 +330,15 @@ mod tests {
         assert_eq!((r.dropout, r.hidden, r.iterations), (0.0, 0, 130_000));
         let d = TrainConfig::from_with(&serde_json::Value::Null).unwrap();
         assert_eq!(d, TrainConfig::preset(Preset::None));
+        // The release's classifier rules come with every paper preset, not with `none`.
+        for p in [Preset::PaperCeleba, Preset::PaperMarket, Preset::Release] {
+            let c = TrainConfig::preset(p);
+            assert_eq!((c.head_init, c.head_bias_lr_mult, c.head_bias_decay_mult), (HeadInit::Xavier, 2.0, 0.0));
+            assert_eq!((c.freeze_bn, c.bn_affine), (true, BnAffine::Trained));
+        }
+        assert_eq!((d.head_init, d.head_bias_lr_mult, d.head_bias_decay_mult), (HeadInit::Pytorch, 1.0, 1.0));
+        let o = TrainConfig::from_with(&json!({"preset": "paper_celeba", "head_init": "pytorch", "bn_affine": "frozen"})).unwrap();
+        assert_eq!((o.head_init, o.bn_affine, o.head_bias_lr_mult), (HeadInit::Pytorch, BnAffine::Frozen, 2.0));
     }
 
     #[test]
@@ -258,7 +346,7 @@ mod tests {
         let c = TrainConfig::from_with(&json!({"model": "small_cnn", "weighting": "validation_loss_trend", "tasks": "Smiling"})).unwrap();
         assert_eq!(c.tasks, Some(vec!["Smiling".to_string()]));
         let canon = serde_json::to_value(&c).unwrap();
-        assert_eq!(canon["weighting"], json!({"method": "validation_loss_trend", "k": 200, "tau": 0.0}));
+        assert_eq!(canon["weighting"], json!({"method": "validation_loss_trend", "k": 200, "tau": 0.0, "class_scale": "mean"}));
         assert_eq!(TrainConfig::from_with(&canon).unwrap(), c);
     }
 
@@ -272,6 +360,23 @@ mod tests {
         assert_eq!(e.path, vec!["weighting"]);
         let e = TrainConfig::from_with(&json!({"model": "vgg"})).unwrap_err();
         assert_eq!(e.path, vec!["model"]);
+        let e = TrainConfig::from_with(&json!({"head_bias_lr_mult": -1})).unwrap_err();
+        assert_eq!(e.path, vec!["head_bias_lr_mult"]);
+        let e = TrainConfig::from_with(&json!({"weighting": {"method": "validation_loss_trend", "class_scale": "max"}})).unwrap_err();
+        assert_eq!(e.path, vec!["weighting"]);
+    }
+
+    #[test]
+    fn frozen_bn_needs_pretrained_weights_or_from_scratch() {
+        let frozen = TrainConfig::from_with(&json!({"model": "small_cnn"})).unwrap();
+        let (msg, help) = frozen.check_pretrained(false).unwrap_err();
+        assert!(msg.contains("small_cnn") && msg.contains("freeze_bn") && help.contains("from_scratch: true"), "{msg} / {help}");
+        assert!(frozen.check_pretrained(true).is_ok());
+        let live = TrainConfig::from_with(&json!({"freeze_bn": false})).unwrap();
+        assert!(live.check_pretrained(false).is_ok());
+        let scratch = TrainConfig::from_with(&json!({"from_scratch": true})).unwrap();
+        assert!(scratch.check_pretrained(false).is_ok());
+        assert!(scratch.check_pretrained(true).unwrap_err().0.contains("contradicts"));
     }
 
     #[test]

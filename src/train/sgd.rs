@@ -1,6 +1,7 @@
 //! SGD with momentum and weight decay, written out so that its momentum buffers can be saved in
-//! checkpoints (PyTorch's rule, dampening 0: b = μ·b + (g + wd·p); p = p − lr·b; buffers start at
-//! zero, which gives b = g + wd·p at the first step as PyTorch's clone does).
+//! checkpoints (PyTorch's rule, dampening 0: b = μ·b + (g + wd·p); p = p − lr·mult·b; buffers
+//! start at zero, which gives b = g + wd·p at the first step as PyTorch's clone does). `mult` is a
+//! per-tensor learning-rate multiplier (Caffe's `lr_mult`; docs/ALGORITHM.md).
 
 use anyhow::{bail, Result};
 use tch::{Device, Kind, Tensor};
@@ -8,6 +9,8 @@ use tch::{Device, Kind, Tensor};
 struct Slot {
     name: String,
     param: Tensor,
+    /// Multiplier of the learning rate (Caffe's `lr_mult`; 1 for almost every tensor).
+    lr_mult: f64,
     /// Weight decay as a 0-dim tensor (None when 0).
     decay: Option<Tensor>,
     buffer: Tensor,
@@ -24,14 +27,19 @@ pub struct Sgd {
 }
 
 impl Sgd {
-    /// `params`: (name, tensor, weight decay) in a fixed order.
+    /// `params`: (name, tensor, weight decay) in a fixed order, all at the base learning rate.
     pub fn new(params: Vec<(String, Tensor, f64)>, momentum: f64) -> Sgd {
+        Self::with_lr_mults(params.into_iter().map(|(n, t, d)| (n, t, d, 1.0)).collect(), momentum)
+    }
+
+    /// `params`: (name, tensor, weight decay, learning-rate multiplier) in a fixed order.
+    pub fn with_lr_mults(params: Vec<(String, Tensor, f64, f64)>, momentum: f64) -> Sgd {
         let slots = params
             .into_iter()
-            .map(|(name, param, decay)| {
+            .map(|(name, param, decay, lr_mult)| {
                 let buffer = Tensor::zeros(param.size(), (Kind::Float, param.device()));
                 let decay = (decay != 0.0).then(|| scalar(decay, param.device()));
-                Slot { name, param, decay, buffer }
+                Slot { name, param, lr_mult, decay, buffer }
             })
             .collect();
         Sgd { slots, momentum }
@@ -55,7 +63,11 @@ impl Sgd {
                 if let Some(decay) = &s.decay {
                     let _ = s.buffer.addcmul_(&s.param, decay);
                 }
-                let _ = s.param.addcmul_(&s.buffer, &neg_lr);
+                if s.lr_mult == 1.0 {
+                    let _ = s.param.addcmul_(&s.buffer, &neg_lr);
+                } else {
+                    let _ = s.param.addcmul_(&s.buffer, &scalar(-lr * s.lr_mult, device));
+                }
                 s.param.zero_grad();
             }
         });

@@ -30,6 +30,17 @@ pub enum LossSource {
     Val,
 }
 
+/// How Algorithm 2 sees a C-way task's validation loss under the square loss (a sum over its C
+/// outputs). docs/ALGORITHM.md, "Multi-class tasks".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassScale {
+    /// Divided by C: the mean over its outputs, on a binary task's scale.
+    Mean,
+    /// As summed: its Δ, and so its λ, grows with C.
+    Sum,
+}
+
 /// The `weighting:` parameter of a train stage (canonical form: a map with `method`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
@@ -38,11 +49,14 @@ pub enum WeightingSpec {
     Equal,
     /// The paper's Algorithm 2. `k`: update interval in iterations (paper 200). `tau`: the decision
     /// threshold of Eq. 4 (paper 0), recorded in model.json; it does not affect training.
+    /// `class_scale`: what Algorithm 2 sees of a multi-class task's validation loss.
     ValidationLossTrend {
         #[serde(default = "default_k")]
         k: u64,
         #[serde(default)]
         tau: f64,
+        #[serde(default = "default_class_scale")]
+        class_scale: ClassScale,
     },
     /// Dynamic weight averaging. Training is iteration-based, so an "epoch" is a window of
     /// `epoch` iterations: λ is recomputed at the start of each window from the mean losses of the
@@ -68,6 +82,9 @@ pub enum WeightingSpec {
 
 fn default_k() -> u64 {
     200
+}
+fn default_class_scale() -> ClassScale {
+    ClassScale::Mean
 }
 fn default_temperature() -> f64 {
     2.0
@@ -98,7 +115,7 @@ impl WeightingSpec {
     /// Checks the numeric parameters.
     pub fn validate(&self) -> Result<(), String> {
         match self {
-            WeightingSpec::ValidationLossTrend { k, tau } => {
+            WeightingSpec::ValidationLossTrend { k, tau, .. } => {
                 if *k == 0 {
                     return Err("k must be at least 1".into());
                 }
@@ -136,12 +153,26 @@ impl WeightingSpec {
         }
     }
 
-    /// A fresh weighting state for `tasks` tasks. `seed` feeds RLW's own random stream.
-     #[cfg(feature = "torch")]
-   pub fn build(&self, tasks: usize, seed: u64, device: Device) -> Box<dyn Weighting> {
+    /// A fresh weighting state for `tasks` tasks, all binary. `seed` feeds RLW's own random stream.
+    #[cfg(feature = "torch")]
+    pub fn build(&self, tasks: usize, seed: u64, device: Device) -> Box<dyn Weighting> {
+        self.build_for(&vec![1; tasks], seed, device)
+    }
+
+    /// A fresh weighting state; `summed_outputs[j]` is how many outputs task j's validation loss
+    /// sums over (C for a C-way task under the square loss, else 1).
+    #[cfg(feature = "torch")]
+    pub fn build_for(&self, summed_outputs: &[usize], seed: u64, device: Device) -> Box<dyn Weighting> {
+        let tasks = summed_outputs.len();
         match *self {
             WeightingSpec::Equal => Box::new(Equal { m: tasks }),
-            WeightingSpec::ValidationLossTrend { k, .. } => Box::new(ValidationLossTrend::new(tasks, k)),
+            WeightingSpec::ValidationLossTrend { k, class_scale, .. } => {
+                let scale = summed_outputs
+                    .iter()
+                    .map(|&c| if class_scale == ClassScale::Mean { 1.0 / c.max(1) as f64 } else { 1.0 })
+                    .collect();
+                Box::new(ValidationLossTrend::new(tasks, k).with_scale(scale))
+            }
             WeightingSpec::Dwa { epoch, temperature, losses } => Box::new(Dwa::new(tasks, epoch, temperature, losses)),
             WeightingSpec::Uncertainty { init } => Box::new(Uncertainty::new(tasks, init, device)),
             WeightingSpec::Rlw => Box::new(Rlw { m: tasks, rng: Rng::new(derive_seed(seed, RLW_STREAM)) }),
@@ -234,6 +265,8 @@ impl Weighting for Equal {
 /// The paper's rule (Algorithm 1 steps 4–5 and Algorithm 2, final Dec 2017 release).
 pub struct ValidationLossTrend {
     k: u64,
+    /// Factor on each task's v_t before the rule sees it (`class_scale`).
+    scale: Vec<f64>,
     lambda: Vec<f64>,
     /// Σ v_t over the current block of k iterations (blocks end at multiples of k).
     block_sum: Vec<f64>,
@@ -284,15 +317,21 @@ pub fn update_weights(cur_mean: &[f64], pre_mean: &[f64]) -> TrendUpdate {
 #[cfg(feature = "torch")]
 impl ValidationLossTrend {
     pub fn new(m: usize, k: u64) -> Self {
-        ValidationLossTrend { k, lambda: vec![1.0; m], block_sum: vec![0.0; m], pre_mean: None, warnings: Vec::new() }
+        ValidationLossTrend { k, scale: vec![1.0; m], lambda: vec![1.0; m], block_sum: vec![0.0; m], pre_mean: None, warnings: Vec::new() }
+    }
+
+    /// Multiplies task j's validation loss by `scale[j]` before Algorithm 2 sees it.
+    pub fn with_scale(mut self, scale: Vec<f64>) -> Self {
+        self.scale = scale;
+        self
     }
 }
 
 #[cfg(feature = "torch")]
 impl Weighting for ValidationLossTrend {
     fn weights(&mut self, t: u64, _train: &[f64], val: &[f64]) -> Vec<f64> {
-        for (s, v) in self.block_sum.iter_mut().zip(val) {
-            *s += v;
+        for ((s, v), f) in self.block_sum.iter_mut().zip(val).zip(&self.scale) {
+            *s += v * f;
         }
         if t % self.k == 0 {
             let cur_mean: Vec<f64> = self.block_sum.iter().map(|s| s / self.k as f64).collect();
@@ -535,9 +574,9 @@ mod tests {
     #[test]
     fn spec_accepts_a_bare_name_and_fills_defaults() {
         let s = WeightingSpec::from_value(serde_json::json!("validation_loss_trend")).unwrap();
-        assert_eq!(s, WeightingSpec::ValidationLossTrend { k: 200, tau: 0.0 });
+        assert_eq!(s, WeightingSpec::ValidationLossTrend { k: 200, tau: 0.0, class_scale: ClassScale::Mean });
         let canon = serde_json::to_value(&s).unwrap();
-        assert_eq!(canon, serde_json::json!({"method": "validation_loss_trend", "k": 200, "tau": 0.0}));
+        assert_eq!(canon, serde_json::json!({"method": "validation_loss_trend", "k": 200, "tau": 0.0, "class_scale": "mean"}));
         assert_eq!(WeightingSpec::from_value(canon).unwrap(), s);
         let err = WeightingSpec::from_value(serde_json::json!({"method": "validation_loss_trend", "kk": 3})).unwrap_err();
         assert!(err.contains("kk"), "{err}");
@@ -588,6 +627,28 @@ mod tests {
         let warnings = w.take_warnings();
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("iteration 6"), "{warnings:?}");
+    }
+
+    #[test]
+    fn class_scale_divides_a_multiclass_tasks_validation_loss_by_its_classes() {
+        // Task 0 binary, task 1 a 4-way task whose summed loss falls 4× as far as task 0's:
+        // v at t = 1 [2, 8], t = 2 [1, 4] (k = 1). Δ = [−1, −4].
+        // sum:  λ = 2·|Δ|/Σ|Δ| = [0.4, 1.6].
+        // mean: task 1 seen as [2, 1] → Δ = [−1, −1] → λ = [1, 1].
+        let run = |scale: &str| {
+            let spec = WeightingSpec::from_value(serde_json::json!({"method": "validation_loss_trend", "k": 1, "class_scale": scale})).unwrap();
+            let mut w = spec.build_for(&[1, 4], 0, Device::Cpu);
+            w.weights(1, &[], &[2.0, 8.0]);
+            w.weights(2, &[], &[1.0, 4.0])
+        };
+        assert!(close(&run("sum"), &[0.4, 1.6]), "{:?}", run("sum"));
+        assert!(close(&run("mean"), &[1.0, 1.0]), "{:?}", run("mean"));
+        // With only binary tasks the two agree.
+        let spec = |s: &str| WeightingSpec::from_value(serde_json::json!({"method": "validation_loss_trend", "k": 1, "class_scale": s})).unwrap();
+        let (mut a, mut b) = (spec("sum").build(2, 0, Device::Cpu), spec("mean").build(2, 0, Device::Cpu));
+        for (t, v) in [[2.0, 8.0], [1.0, 4.0], [0.5, 3.0]].iter().enumerate() {
+            assert_eq!(a.weights(t as u64 + 1, &[], v), b.weights(t as u64 + 1, &[], v));
+        }
     }
 
     #[test]
