@@ -66,7 +66,7 @@ pub struct SplitOptions<'a> {
     pub seed: u64,
     pub on_bad_image: OnBadImage,
     pub tasks: Option<&'a [String]>,
-    /// Replace the attribute tasks by one `identity` task (the pretext target of the split stage).
+    /// Replace the attribute tasks by one `identity_class` task (the pretext target of the split stage).
     pub identity_target: bool,
     /// Decode every listed image once (true in the stage; annotation-only checks skip it).
     pub check_images: bool,
@@ -169,7 +169,7 @@ pub fn build(input: &DatasetInput, opts: &SplitOptions) -> Result<SplitTables> {
     Ok(SplitTables { tasks, tables, extra, skipped, details })
 }
 
-/// Replaces every label column by one `identity` column: the class is the rank of the image's
+/// Replaces every label column by one `identity_class` column: the class is the rank of the image's
 /// identity among the `train` split's identities; images of other identities are masked.
 fn identity_task(tasks: TaskSet, tables: &mut [LabelTable; 3]) -> TaskSet {
     let ids: std::collections::BTreeSet<i64> = tables[0].identities.iter().copied().collect();
@@ -180,7 +180,7 @@ fn identity_task(tasks: TaskSet, tables: &mut [LabelTable; 3]) -> TaskSet {
     }
     let classes: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
     let names: Vec<&str> = classes.iter().map(String::as_str).collect();
-    TaskSet { tasks: vec![Task::multiclass("identity", &names)], ..tasks }
+    TaskSet { tasks: vec![Task::multiclass("identity_class", &names)], ..tasks }
 }
 
 /// Removes the rows whose indices are in `drop`, keeping the order of the rest.

@@ -14,7 +14,7 @@
 //!   the files; `skip` leaves those rows out and counts them in `split.json`.
 //! - `tasks` (optional): a subset of task names, in the order wanted.
 //! - `target` (`attributes` | `identity`, default `attributes`): `identity` replaces the attribute
-//!   tasks by one C-way task `identity` whose classes are the identities of the `train` split (in
+//!   tasks by one C-way task `identity_class` whose classes are the identities of the `train` split (in
 //!   increasing id order); rows of other identities (val/test of an identity-disjoint protocol) are
 //!   masked. It is the label of a *pretext* task: a trunk pre-trained on it never sees an
 //!   attribute label (see pipelines/quickstart.yaml). Not combinable with `tasks`.
