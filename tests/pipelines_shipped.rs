@@ -19,7 +19,19 @@ fn quickstart_loads_and_has_the_expected_stages() {
     let out = p.awmt(&["dag", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let dag = stdout(&out);
-    for stage in ["faces (synth)", "people_split (split)", "faces_awmt (train)", "faces_separate[Smiling] (train)", "people_eval[AWMT] (evaluate)", "table1 (compare)", "table2 (compare)", "report (report)"] {
+    for stage in [
+        "faces (synth)",
+        "people_split (split)",
+        "faces_pretext (train)",
+        "people_pretext (train)",
+        "faces_awmt[3] (train) <- faces_data, faces_pretext",
+        "faces_separate[2,Smiling] (train)",
+        "people_eval[AWMT,1] (evaluate) <- people_data, people_awmt[1]",
+        "faces_eval[Separate,2] (evaluate) <- faces_data, faces_separate[2,Eyeglasses]",
+        "table1 (compare)",
+        "table2 (compare)",
+        "report (report)",
+    ] {
         assert!(dag.contains(stage), "{stage} missing from:\n{dag}");
     }
 }
