@@ -30,7 +30,7 @@ $(STAMP):
 # without the `torch` feature so that it starts in milliseconds (see Cargo.toml).
 build: $(STAMP)
 	$(CARGO_ENV) cargo build --release --locked --bin awmt-worker
-	$(CARGO_ENV) cargo build --release --locked --no-default-features --bin awmt
+	$(CARGO_ENV) cargo build --release --locked --no-default-features --bin awmt --bin awmt-supervise
 
 run: build
 	$(AWMT) run $(PIPELINE)

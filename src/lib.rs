@@ -3,6 +3,7 @@
 //! Layers, top to bottom (no arrows upward): `pipeline` (YAML → validated, expanded stages → DAG),
 //! `cache` (keys, atomic entries, locks), `exec` (scheduler and executors), `stages` (one file per
 //! kind), and the domain code the kinds call: `data`, `model`, `train`, `eval`, `report`.
+//! `util` and `supervise` (the parent process of a command stage's tree) know none of them.
 
 pub mod cache;
 pub mod data;
@@ -13,6 +14,7 @@ pub mod pipeline;
 pub mod report;
 pub mod rng;
 pub mod stages;
+pub mod supervise;
 pub mod train;
 #[cfg(feature = "torch")]
 pub mod torch_env;

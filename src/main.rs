@@ -75,6 +75,10 @@ enum Command {
         /// Fail instead of waiting when another run holds the cache
         #[arg(long)]
         no_wait: bool,
+        /// Re-hash every input and every cached output used, trusting no stat (catches bit rot
+        /// below the filesystem, which leaves size, mtime and ctime alone)
+        #[arg(long)]
+        paranoid: bool,
         /// Where user-facing outputs go: <DIR>/<pipeline>/<stage>/
         #[arg(long, value_name = "DIR", default_value = "reports")]
         reports: PathBuf,
@@ -110,10 +114,13 @@ enum Command {
         #[command(flatten)]
         cache: CacheArgs,
     },
-    /// Re-hash every cached object and report corrupt entries
+    /// Re-hash every cached object, check every manifest, move corrupt entries to quarantine/
     Verify {
         #[arg(long)]
         json: bool,
+        /// Only report; leave corrupt entries where they are (and do not take the cache lock)
+        #[arg(long)]
+        no_quarantine: bool,
         #[command(flatten)]
         cache: CacheArgs,
     },
@@ -152,6 +159,12 @@ impl From<anyhow::Error> for Failure {
 }
 
 fn main() -> ExitCode {
+    // The parent of a command stage's processes (see exec/supervise.rs); not a user command.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == awmt::supervise::ARG) {
+        let code = awmt::supervise::main(&args[2..]);
+        return ExitCode::from(code.clamp(0, 255) as u8);
+    }
     let cli = Cli::parse();
     match dispatch(cli.command) {
         Ok(code) => code,
@@ -192,7 +205,7 @@ fn select(p: &Pipeline, names: &[String]) -> Result<Vec<usize>, Failure> {
 
 fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
     match cmd {
-        Command::Run { file, dry_run, force, stage, jobs, keep_going, json, quiet, no_wait, reports, executor, cache } => {
+        Command::Run { file, dry_run, force, stage, jobs, keep_going, json, quiet, no_wait, paranoid, reports, executor, cache } => {
             let pipeline = load(&file)?;
             let n = pipeline.stages.len();
             let selected = if stage.is_empty() { vec![true; n] } else { dag::with_ancestors(&pipeline.stages, &select(&pipeline, &stage)?) };
@@ -232,6 +245,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
                 force: force_mask,
                 dry_run,
                 keep_going,
+                paranoid,
                 reports_dir: Some(reports),
                 cpus,
                 gpus: gpu_count(&pipeline),
@@ -318,17 +332,35 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify { json, cache } => {
-            let cache = Cache::open(&cache.dir())?;
-            let (total, bad) = cache.verify()?;
+        Command::Verify { json, no_quarantine, cache } => {
+            let cache_dir = cache.dir();
+            let cache = Cache::open(&cache_dir)?;
+            // Moving entries needs the lock: a running `awmt run` may be reading them.
+            let _lock = if no_quarantine {
+                None
+            } else {
+                Some(lock::acquire(&cache.lock_path(), true, |who| eprintln!("waiting: the cache {} is in use by {who} …", cache_dir.display()))?)
+            };
+            let (total, bad) = cache.verify(!no_quarantine)?;
             if json {
-                let items: Vec<_> = bad.iter().map(|c| serde_json::json!({"key": c.key, "stage": c.stage, "files": c.files})).collect();
+                let items: Vec<_> = bad
+                    .iter()
+                    .map(|c| serde_json::json!({"key": c.key, "stage": c.stage, "files": c.files, "quarantined": c.moved_to}))
+                    .collect();
                 println!("{}", serde_json::json!({"entries": total, "corrupt": items}));
             } else {
                 for c in &bad {
                     println!("corrupt {} (stage `{}`): {}", c.key, c.stage, c.files.join(", "));
+                    if let Some(to) = &c.moved_to {
+                        println!("  moved to {}", to.display());
+                    }
                 }
-                eprintln!("{total} entries checked, {} corrupt{}", bad.len(), if bad.is_empty() { "" } else { "; `awmt run` recomputes them" });
+                let what = match (bad.is_empty(), no_quarantine) {
+                    (true, _) => "",
+                    (false, false) => "; they were moved to quarantine/ and `awmt run` recomputes them",
+                    (false, true) => "; left in place (--no-quarantine): `awmt run` recomputes an entry it finds corrupt when it uses it",
+                };
+                eprintln!("{total} entries checked, {} corrupt{what}", bad.len());
             }
             Ok(if bad.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }

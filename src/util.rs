@@ -72,6 +72,39 @@ pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
     std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
 }
 
+/// `root.join(rel)` (`rel`: a normalised relative path), after checking that no symbolic link on the
+/// way leaves `root`: every existing component that is a link must resolve inside `root` (a
+/// dangling one is refused, since writing through it would create its target). awmt deletes and
+/// restores outputs at such paths; a link would let it delete or write outside the project.
+pub fn confined(root: &Path, rel: &str) -> Result<std::path::PathBuf> {
+    let real_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let mut current = real_root.clone();
+    let mut shown = std::path::PathBuf::new();
+    for comp in Path::new(rel).components() {
+        let name = match comp {
+            std::path::Component::CurDir => continue,
+            std::path::Component::Normal(name) => name,
+            _ => anyhow::bail!("`{rel}` is not a plain relative path"),
+        };
+        shown.push(name);
+        let next = current.join(name);
+        match std::fs::symlink_metadata(&next) {
+            Err(_) => return Ok(root.join(rel)), // nothing further exists yet
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let Ok(real) = std::fs::canonicalize(&next) else {
+                    anyhow::bail!("`{}` is a dangling symbolic link", shown.display());
+                };
+                if !real.starts_with(&real_root) {
+                    anyhow::bail!("`{}` is a symbolic link to {}, outside {}", shown.display(), real.display(), real_root.display());
+                }
+                current = real;
+            }
+            Ok(_) => current = next,
+        }
+    }
+    Ok(root.join(rel))
+}
+
 /// Seconds as `1.2s`, `3m04s`, `1h02m`.
 pub fn human_duration(secs: f64) -> String {
     if secs < 60.0 {
@@ -102,6 +135,25 @@ pub fn human_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn confined_refuses_links_out_of_the_root() {
+        let outside = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("real")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("out_link")).unwrap();
+        std::os::unix::fs::symlink(root.path().join("real"), root.path().join("in_link")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/awmt", root.path().join("dangling")).unwrap();
+        assert!(confined(root.path(), "real/x.txt").is_ok());
+        assert!(confined(root.path(), ".").is_ok());
+        assert!(confined(root.path(), "../x").is_err());
+        assert!(confined(root.path(), "new/dir/x.txt").is_ok());
+        assert!(confined(root.path(), "in_link/x.txt").is_ok());
+        let e = confined(root.path(), "out_link/x.txt").unwrap_err().to_string();
+        assert!(e.contains("`out_link` is a symbolic link to"), "{e}");
+        assert!(confined(root.path(), "out_link").is_err(), "the link itself as an output");
+        assert!(confined(root.path(), "dangling").unwrap_err().to_string().contains("dangling"));
+    }
 
     #[test]
     fn canonical_json_sorts_keys() {

@@ -86,9 +86,9 @@ fn libjpeg_turbo_agrees_with_zune_and_shrinks_inside_the_idct() {
     ImageLoader::new(JpegDecoder::Zune).unwrap().load_resized(&path, 64, 64, &mut b).unwrap();
     let d = mean_abs(&a, &b);
     assert!(d < 3.0, "64×64 via a 1/2-scale decode differs from the full decode by {d} on average");
-    // Corrupt data is an error (or, truncated, a grey-filled image), never a crash.
+    // Corrupt data is an error, never a crash, and never a grey-filled image.
     assert!(turbo.decode(b"\xFF\xD8 not a jpeg", None).is_err());
-    let _ = turbo.decode(&jpeg[..jpeg.len() / 2], None);
+    assert!(turbo.decode(&jpeg[..jpeg.len() / 2], None).is_err(), "a truncated JPEG is an error");
     std::fs::write(&path, b"\xFF\xD8\xFF\xE0 broken").unwrap();
     let err = format!("{:#}", ImageLoader::new(JpegDecoder::LibjpegTurbo).unwrap().load_resized(&path, 64, 64, &mut a).unwrap_err());
     assert!(err.contains("a.jpg") && err.contains("not a readable JPEG"), "{err}");
@@ -138,4 +138,100 @@ fn asking_for_libjpeg_turbo_without_it_says_what_to_install() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("q.yaml:") && err.contains("zune") && err.contains("libjpeg-turbo"), "{err}");
     assert!(!Path::new(&p.path("cache/stages")).exists() || p.cache_entries().iter().all(|e| !e.join("out/train.u8").exists()));
+}
+
+/// JPEG damage a lenient decoder hides: the file cut in half (the rest would be grey) and 200
+/// random bytes written over the middle of the image data.
+fn damaged(jpeg: &[u8]) -> [(&'static str, Vec<u8>); 2] {
+    let truncated = jpeg[..jpeg.len() / 2].to_vec();
+    let mut scribbled = jpeg.to_vec();
+    let mut x: u32 = 0x1234_5678;
+    let mid = scribbled.len() / 2;
+    for b in &mut scribbled[mid..mid + 200] {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = (x >> 24) as u8;
+    }
+    [("truncated", truncated), ("scribbled", scribbled)]
+}
+
+#[test]
+fn damaged_jpegs_are_errors_not_grey_images() {
+    let jpeg = encode_jpeg(&picture(), 178, 218, 90).unwrap();
+    for (what, bytes) in damaged(&jpeg) {
+        assert!(decode_rgb(&bytes).is_err(), "a {what} JPEG decoded");
+    }
+}
+
+/// A user's dataset folder (a rendered CelebA release) with two damaged images, split and prepared
+/// by a pipeline: by default the run stops naming both files; `on_bad_image: skip` leaves them out
+/// and lists them.
+#[test]
+fn a_pipeline_over_damaged_images_names_them_or_skips_them() {
+    let p = common::Project::new();
+    let synth = p.path("synth");
+    run_stage("synth", json!({"style": "faces", "images": 24, "images_per_identity": 3, "seed": 9, "examples": 2, "width": 64, "height": 80}), &[], &synth, 2).unwrap();
+    std::fs::rename(synth.join("release"), p.path("celeba")).unwrap();
+    let mut names: Vec<_> = std::fs::read_dir(p.path("celeba/img_align_celeba")).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    let original = std::fs::read(&names[0]).unwrap();
+    for ((what, bytes), path) in damaged(&original).into_iter().zip([&names[0], &names[5]]) {
+        let _ = what;
+        std::fs::write(path, bytes).unwrap();
+    }
+    let bad: Vec<String> = [&names[0], &names[5]].iter().map(|n| n.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    let yaml = |on_bad: &str| {
+        format!(
+            "stages:\n  split:\n    kind: split\n    inputs: {{root: celeba}}\n    with: {{format: celeba{on_bad}}}\n  prep:\n    kind: prepare\n    inputs: {{split: split, root: celeba}}\n    with: {{size: [16, 16]}}\n"
+        )
+    };
+    p.write("p.yaml", &yaml(""));
+    let out = p.awmt(&["run", "p.yaml"]);
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for b in &bad {
+        assert!(err.contains(b.as_str()), "names {b}: {err}");
+    }
+    assert!(err.contains("on_bad_image: skip"), "{err}");
+    p.write("p.yaml", &yaml(", on_bad_image: skip"));
+    let out = p.awmt(&["run", "p.yaml"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let info: serde_json::Value = serde_json::from_str(&p.read("reports/p/split/split.json")).unwrap();
+    assert_eq!(info["skipped_images"], 2, "{info}");
+    let listed: Vec<&str> = info["skipped"].as_array().unwrap().iter().map(|s| s["image"].as_str().unwrap()).collect();
+    for b in &bad {
+        assert!(listed.iter().any(|l| l.ends_with(b.as_str())), "{b} listed in {listed:?}");
+    }
+    let prepared: serde_json::Value = serde_json::from_str(&p.read("reports/p/prep/prepared.json")).unwrap();
+    let total: u64 = prepared["splits"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(total, 22, "the two damaged images are left out: {prepared}");
+}
+
+/// `prepare` itself decodes strictly and can skip: a split made before an image was damaged.
+#[test]
+fn prepare_skips_and_lists_images_damaged_after_the_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let synth = dir.path().join("synth");
+    run_stage("synth", json!({"style": "faces", "images": 24, "images_per_identity": 3, "seed": 5, "examples": 2, "width": 64, "height": 80}), &[], &synth, 2).unwrap();
+    let split = dir.path().join("split");
+    run_stage("split", json!({"format": "celeba"}), &[("root", &synth)], &split, 2).unwrap();
+    let (_, rows) = data_support::read_csv(&split.join("train.csv"));
+    let victim = rows[1][0].clone();
+    let path = synth.join("release").join(&victim);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let strict = dir.path().join("strict");
+    let err = format!("{:#}", run_stage("prepare", json!({"size": [16, 16], "splits": ["train"]}), &[("split", &split), ("root", &synth)], &strict, 2).unwrap_err());
+    assert!(err.contains(&victim) && err.contains("on_bad_image: skip"), "{err}");
+    let lenient = dir.path().join("lenient");
+    run_stage("prepare", json!({"size": [16, 16], "splits": ["train"], "on_bad_image": "skip"}), &[("split", &split), ("root", &synth)], &lenient, 2).unwrap();
+    let skipped: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(lenient.join("skipped.json")).unwrap()).unwrap();
+    assert_eq!(skipped["skipped_images"], 1);
+    assert_eq!(skipped["skipped"][0]["image"], victim.as_str());
+    let prepared = PreparedSplit::open(&lenient, "train").unwrap();
+    assert_eq!(prepared.len, rows.len() - 1);
+    let (_, kept) = data_support::read_csv(&lenient.join("train.csv"));
+    assert_eq!(kept.len(), rows.len() - 1);
+    assert!(kept.iter().all(|r| r[0] != victim), "the table loses the row too");
 }

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{stderr, stdout, with_status, Project};
+use common::{eventually, processes_in, stderr, stdout, with_status, Project, StopProcessesIn};
 
 const SLOW: &str = r#"
 name: slow
@@ -200,4 +200,204 @@ fn doctor_reports_torch_and_cache() {
     assert!(text.contains("libtorch        2.11.0"), "{text}");
     assert!(text.contains("CUDA") && text.contains("threads") && text.contains("CPUs") && text.contains("cache") && text.contains("sbatch"), "{text}");
     assert!(text.contains("libjpeg-turbo   "), "{text}");
+}
+
+// Issue #12: wrong bytes are never published as valid, nothing of a killed run survives it, and
+// awmt never deletes what it did not create.
+
+/// A stage whose output is over the 4 MiB stat fast-path threshold, and one reading it.
+const BIG: &str = r#"
+stages:
+  big:
+    kind: command
+    cmd: head -c 6000000 /dev/zero | tr '\0' 'a' > big.txt
+    outs: [big.txt]
+  count:
+    kind: command
+    cmd: tr -d 'a' < big.txt | wc -c > count.txt
+    deps: [big.txt]
+    outs: [count.txt]
+"#;
+
+/// The cached object of `file` (an output of some stage).
+fn cached_object(p: &Project, file: &str) -> std::path::PathBuf {
+    p.cache_entries().into_iter().map(|e| e.join("out").join(file)).find(|o| o.exists()).unwrap_or_else(|| panic!("no cached {file}"))
+}
+
+/// Flips one byte of `path` in place (same size, same inode) and sets its mtime back.
+fn rot(path: &std::path::Path, offset: u64) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mtime = std::fs::metadata(path).unwrap().modified().unwrap();
+    let mut f = std::fs::File::options().read(true).write(true).open(path).unwrap();
+    let mut b = [0u8; 1];
+    f.seek(SeekFrom::Start(offset)).unwrap();
+    f.read_exact(&mut b).unwrap();
+    f.seek(SeekFrom::Start(offset)).unwrap();
+    f.write_all(&[b[0] ^ 0x01]).unwrap();
+    f.set_modified(mtime).unwrap();
+}
+
+#[test]
+fn bit_rot_under_an_unchanged_mtime_is_never_restored_or_used() {
+    let p = Project::new();
+    p.write("p.yaml", BIG);
+    assert!(p.awmt(&["run", "p.yaml", "-q"]).status.success());
+    let object = cached_object(&p, "big.txt");
+    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&object).unwrap());
+    rot(&object, 3_000_000);
+    assert_eq!(std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&object).unwrap()), ino, "same inode, size and mtime");
+    // The workspace copy is gone, so a cached `big` would be restored from the rotten object.
+    std::fs::remove_file(p.path("big.txt")).unwrap();
+    let (res, out) = p.run_json("p.yaml", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(res["big"], "ran", "the rotten entry is recomputed, not restored: {}", stderr(&out));
+    assert_eq!(p.read("count.txt").trim(), "0", "downstream never saw the flipped byte");
+    assert_eq!(res["count"], "cached", "the recomputed output is identical, so downstream stays cached");
+    assert!(p.awmt(&["verify"]).status.success());
+}
+
+#[test]
+fn verify_quarantines_what_it_finds_so_its_message_is_true() {
+    let p = Project::new();
+    p.write("p.yaml", BIG);
+    assert!(p.awmt(&["run", "p.yaml", "-q"]).status.success());
+    rot(&cached_object(&p, "big.txt"), 10);
+    let out = p.awmt(&["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("corrupt") && stdout(&out).contains("moved to"), "{}", stdout(&out));
+    assert!(stderr(&out).contains("`awmt run` recomputes them"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(p.path("cache/quarantine")).unwrap().count(), 1);
+    // What verify said: the next run recomputes it, and then the cache is clean.
+    assert!(p.awmt(&["verify"]).status.success(), "the corrupt entry is out of use");
+    let (res, out) = p.run_json("p.yaml", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(res["big"], "ran");
+    assert!(p.awmt(&["verify"]).status.success());
+}
+
+#[test]
+fn an_edited_manifest_digest_or_key_is_corruption() {
+    let p = Project::new();
+    p.write("p.yaml", SLOW.replace("sleep 2 && ", "").as_str());
+    assert!(p.awmt(&["run", "p.yaml", "-q"]).status.success());
+    let manifest_of = |stage: &str| {
+        p.cache_entries()
+            .into_iter()
+            .map(|e| e.join("manifest.json"))
+            .find(|m| std::fs::read_to_string(m).unwrap().contains(&format!("\"stage\": \"{stage}\"")))
+            .unwrap()
+    };
+    // `first`'s digest (what downstream keys see) replaced by another valid-looking one.
+    let m = manifest_of("first");
+    let text = std::fs::read_to_string(&m).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let digest = v["digest"].as_str().unwrap().to_string();
+    let fake = format!("{}{}", if digest.starts_with('0') { "1" } else { "0" }, &digest[1..]);
+    std::fs::write(&m, text.replace(&digest, &fake)).unwrap();
+    // `last`'s parameters edited: its key no longer matches them.
+    let m2 = manifest_of("last");
+    let text2 = std::fs::read_to_string(&m2).unwrap();
+    std::fs::write(&m2, text2.replace("cat slow.txt dir/inner.txt", "cat slow.txt  dir/inner.txt")).unwrap();
+    let out = p.awmt(&["verify", "--no-quarantine"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("(stage `first`): manifest.json: its output digest does not match its file list"), "{text}");
+    assert!(text.contains("(stage `last`): manifest.json: its key is not the hash of its recorded parts"), "{text}");
+    // A run never uses them: `first` reruns to the same bytes, so `slow` keeps its key.
+    let (res, out) = p.run_json("p.yaml", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(res["first"], "ran");
+    assert_eq!(res["slow"], "cached");
+    assert_eq!(res["last"], "ran");
+    assert!(p.awmt(&["verify"]).status.success());
+}
+
+/// A piped, slow stage: `cat` keeps appending after its shell is gone.
+const PIPED: &str = r#"
+stages:
+  piped:
+    kind: command
+    cmd: (for i in $(seq 1 60); do echo line $i; sleep 0.05; done) | cat > piped.txt
+    outs: [piped.txt]
+"#;
+
+#[test]
+fn a_killed_runs_command_tree_dies_with_it() {
+    let p = Project::new();
+    let _stop = StopProcessesIn(p.dir.path().to_path_buf());
+    p.write("p.yaml", PIPED);
+    let mut child = p.command(&["run", "p.yaml", "-q"]).spawn().unwrap();
+    wait_for("the piped stage to write", || std::fs::metadata(p.path("piped.txt")).is_ok_and(|m| m.len() > 20));
+    child.kill().unwrap(); // SIGKILL to awmt alone
+    child.wait().unwrap();
+    assert!(
+        eventually(2.0, || processes_in(p.dir.path()).is_empty()),
+        "processes of the killed run still run: {:?}",
+        processes_in(p.dir.path())
+    );
+    let size = std::fs::metadata(p.path("piped.txt")).unwrap().len();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(std::fs::metadata(p.path("piped.txt")).unwrap().len(), size, "nothing writes to the output any more");
+    let (res, out) = p.run_json("p.yaml", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(res["piped"], "ran");
+    let want: String = (1..=60).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(p.read("piped.txt"), want, "the published output is one clean run's");
+}
+
+#[test]
+fn a_command_cannot_leave_a_writer_behind_its_published_output() {
+    let p = Project::new();
+    let _stop = StopProcessesIn(p.dir.path().to_path_buf());
+    p.write(
+        "p.yaml",
+        "stages:\n  bg:\n    kind: command\n    cmd: echo early > out.txt; (sleep 0.5; echo late >> out.txt) &\n    outs: [out.txt]\n",
+    );
+    let (res, out) = p.run_json("p.yaml", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(res["bg"], "ran");
+    std::thread::sleep(Duration::from_millis(900));
+    assert_eq!(p.read("out.txt"), "early\n", "the background writer was stopped before the output was captured");
+    assert!(processes_in(p.dir.path()).is_empty());
+    assert!(p.awmt(&["verify"]).status.success());
+    let log = std::fs::read_dir(p.path("cache/logs")).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect::<String>();
+    assert!(log.contains("process(es) that the command left running"), "the log says so: {log}");
+}
+
+#[test]
+fn awmt_never_deletes_what_it_did_not_create() {
+    let p = Project::new();
+    p.write("data/precious.txt", "years of work\n");
+    p.write("p.yaml", "stages:\n  gen:\n    kind: command\n    cmd: mkdir -p data && echo generated > data/out.txt\n    outs: [data]\n");
+    let (res, out) = p.run_json("p.yaml", &[]);
+    assert_eq!(res["gen"], "failed");
+    let err = stderr(&out);
+    assert!(err.contains("output `data` already exists") && err.contains("was not written by awmt"), "{err}");
+    assert_eq!(p.read("data/precious.txt"), "years of work\n");
+    // Once the user moves it away, the stage runs; from then on `data` is awmt's to replace.
+    std::fs::rename(p.path("data"), p.path("kept")).unwrap();
+    let (res, out) = p.run_json("p.yaml", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(res["gen"], "ran");
+    p.write("p.yaml", "stages:\n  gen:\n    kind: command\n    cmd: mkdir -p data && echo again > data/out.txt\n    outs: [data]\n");
+    let (res, out) = p.run_json("p.yaml", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(res["gen"], "ran");
+    assert_eq!(p.read("data/out.txt"), "again\n");
+}
+
+#[test]
+fn a_symlink_planted_inside_an_output_folder_is_not_followed() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("x.txt"), "outside").unwrap();
+    let p = Project::new();
+    p.write("p.yaml", "stages:\n  gen:\n    kind: command\n    cmd: mkdir -p d/sub && echo mine > d/sub/x.txt\n    outs: [d]\n");
+    assert!(p.awmt(&["run", "p.yaml", "-q"]).status.success());
+    // Replace the output's subfolder by a link out of the project, then let awmt restore it.
+    std::fs::remove_dir_all(p.path("d/sub")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), p.path("d/sub")).unwrap();
+    let (res, out) = p.run_json("p.yaml", &[]);
+    assert_eq!(res["gen"], "failed", "{}", stderr(&out));
+    assert!(stderr(&out).contains("`d/sub` is a symbolic link to"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(outside.path().join("x.txt")).unwrap(), "outside");
 }

@@ -1,5 +1,10 @@
 //! Content digests of workspace files and directory trees, with a stat index so that an unchanged
-//! file (same path, size, mtime and inode) is never hashed twice.
+//! file (same path, size, mtime, ctime and inode) is never hashed twice.
+//!
+//! ctime is in the stat because user space cannot set it back: `touch -r`, `cp -p`, `rsync -t` or
+//! any `utime` call can restore an edited file's mtime, but every write (and that `utime` call
+//! itself) moves its ctime to now. What the stat cannot see is a change below the filesystem
+//! (media bit rot): `awmt verify` and `awmt run --paranoid` re-hash everything for that.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -16,13 +21,25 @@ use rayon::prelude::*;
 struct Stat {
     size: u64,
     mtime_ns: i64,
+    ctime_ns: i64,
     ino: u64,
 }
 
 impl Stat {
     fn of(meta: &std::fs::Metadata) -> Stat {
-        Stat { size: meta.len(), mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(), ino: meta.ino() }
+        Stat { size: meta.len(), mtime_ns: mtime_ns(meta), ctime_ns: ctime_ns(meta), ino: meta.ino() }
     }
+}
+
+/// Modification time in nanoseconds since the epoch.
+pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
+}
+
+/// Status-change time in nanoseconds since the epoch: moved to now by every write, rename-in,
+/// chmod or `utime`, and never settable by user space.
+pub fn ctime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.ctime() * 1_000_000_000 + meta.ctime_nsec()
 }
 
 /// Files modified this recently are not trusted by stat alone: a write within the same clock tick
@@ -34,20 +51,28 @@ pub struct StatIndex {
     path: Option<PathBuf>,
     entries: Mutex<HashMap<PathBuf, (Stat, [u8; 32])>>,
     dirty: Mutex<bool>,
+    /// False under `--paranoid`: every file is hashed, whatever its stat says.
+    trust_stat: bool,
 }
 
-const MAGIC: &[u8; 8] = b"AWMTIDX1";
+/// Version 2 added ctime; an index of another version is ignored (rebuilt by hashing).
+const MAGIC: &[u8; 8] = b"AWMTIDX2";
 
 impl StatIndex {
     /// An index that is not saved.
     pub fn in_memory() -> StatIndex {
-        StatIndex { path: None, entries: Mutex::new(HashMap::new()), dirty: Mutex::new(false) }
+        StatIndex { path: None, entries: Mutex::new(HashMap::new()), dirty: Mutex::new(false), trust_stat: true }
     }
 
     /// Loads the index at `path`; a missing or unreadable index is an empty one (it is a cache).
     pub fn load(path: &Path) -> StatIndex {
         let entries = std::fs::read(path).ok().and_then(|b| decode(&b)).unwrap_or_default();
-        StatIndex { path: Some(path.to_path_buf()), entries: Mutex::new(entries), dirty: Mutex::new(false) }
+        StatIndex { path: Some(path.to_path_buf()), entries: Mutex::new(entries), dirty: Mutex::new(false), trust_stat: true }
+    }
+
+    /// Hash every file, ignoring stats (`awmt run --paranoid`); what is hashed is still recorded.
+    pub fn distrust_stats(&mut self) {
+        self.trust_stat = false;
     }
 
     /// Writes the index back if anything changed.
@@ -66,6 +91,7 @@ impl StatIndex {
             out.extend_from_slice(bytes);
             out.extend_from_slice(&st.size.to_le_bytes());
             out.extend_from_slice(&st.mtime_ns.to_le_bytes());
+            out.extend_from_slice(&st.ctime_ns.to_le_bytes());
             out.extend_from_slice(&st.ino.to_le_bytes());
             out.extend_from_slice(h);
         }
@@ -75,14 +101,17 @@ impl StatIndex {
     /// blake3 of the file at `path` (absolute), from the index when its stat is unchanged.
     pub fn file_hash(&self, path: &Path, meta: &std::fs::Metadata) -> Result<[u8; 32]> {
         let st = Stat::of(meta);
-        if let Some((old, h)) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(path) {
-            if *old == st {
-                return Ok(*h);
+        if self.trust_stat {
+            if let Some((old, h)) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(path) {
+                if *old == st {
+                    return Ok(*h);
+                }
             }
         }
         let h = hash_file(path)?;
         let now_ns = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
-        if now_ns - st.mtime_ns > RACY_NS {
+        // ctime too: a write whose mtime was set back still has a recent ctime.
+        if now_ns - st.mtime_ns.max(st.ctime_ns) > RACY_NS {
             self.entries.lock().unwrap_or_else(|e| e.into_inner()).insert(path.to_path_buf(), (st, h));
             *self.dirty.lock().unwrap_or_else(|e| e.into_inner()) = true;
         }
@@ -169,9 +198,10 @@ fn decode(b: &[u8]) -> Option<HashMap<PathBuf, (Stat, [u8; 32])>> {
         let path = PathBuf::from(std::ffi::OsStr::new(std::str::from_utf8(take(&mut i, len)?).ok()?));
         let size = u64::from_le_bytes(take(&mut i, 8)?.try_into().ok()?);
         let mtime_ns = i64::from_le_bytes(take(&mut i, 8)?.try_into().ok()?);
+        let ctime_ns = i64::from_le_bytes(take(&mut i, 8)?.try_into().ok()?);
         let ino = u64::from_le_bytes(take(&mut i, 8)?.try_into().ok()?);
         let h: [u8; 32] = take(&mut i, 32)?.try_into().ok()?;
-        map.insert(path, (Stat { size, mtime_ns, ino }, h));
+        map.insert(path, (Stat { size, mtime_ns, ctime_ns, ino }, h));
     }
     Some(map)
 }
@@ -223,13 +253,37 @@ mod tests {
     }
 
     #[test]
+    fn an_edit_with_its_mtime_set_back_is_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("x");
+        std::fs::write(&f, b"abc").unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        std::fs::File::options().write(true).open(&f).unwrap().set_modified(old).unwrap();
+        // Let the ctime age past the racy window, so that the index trusts the entry.
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        let idx = StatIndex::in_memory();
+        let d1 = idx.digest(&f).unwrap();
+        assert_eq!(idx.entries.lock().unwrap().len(), 1, "trusted by stat from now on");
+        // Same size, same inode, mtime restored: only the ctime moved.
+        {
+            use std::io::{Seek, Write};
+            let mut h = std::fs::File::options().write(true).open(&f).unwrap();
+            h.seek(std::io::SeekFrom::Start(1)).unwrap();
+            h.write_all(b"X").unwrap();
+            h.set_modified(old).unwrap();
+        }
+        assert_ne!(idx.digest(&f).unwrap(), d1);
+    }
+
+    #[test]
     fn index_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("x");
         std::fs::write(&f, b"abc").unwrap();
-        // Make the file old enough to be trusted.
+        // Make the file old enough to be trusted (its ctime, which cannot be set, by waiting).
         let old = std::time::SystemTime::now() - std::time::Duration::from_secs(10);
         std::fs::File::options().write(true).open(&f).unwrap().set_modified(old).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2100));
         let path = dir.path().join("index");
         let idx = StatIndex::load(&path);
         let d1 = idx.digest(&f).unwrap();

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-use super::digest::{hash_file, hex};
+use super::digest::{ctime_ns, hash_file, hex, mtime_ns};
 use super::{Cache, KeyParts};
 
 /// One output file in a manifest.
@@ -21,10 +21,17 @@ pub struct ManifestFile {
     /// Stat at publish time: lets a cache hit skip re-hashing large files that nobody touched.
     pub mtime_ns: i64,
     pub ino: u64,
+    /// ctime at publish time: any later write moves it, even one whose mtime is set back. Entries
+    /// written before it was recorded are always re-hashed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ctime_ns: Option<i64>,
     /// For a JSON file with volatile fields (measurements): the hash of the file without them,
     /// which is what the output digest uses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_blake3: Option<String>,
+    /// The top-level fields left out of `key_blake3` (so `verify` can recompute it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_fields: Vec<String>,
 }
 
 /// `manifest.json` of an entry.
@@ -55,11 +62,12 @@ impl Entry {
     }
 
     /// Every file whose bytes no longer match the manifest (or that is missing). `full` re-hashes
-    /// everything; otherwise a file whose size, mtime and inode are as published is trusted, and
-    /// small entries are re-hashed anyway.
+    /// everything; otherwise a file whose size, mtime, ctime and inode are as published is
+    /// trusted, and small entries are re-hashed anyway. A volatile-field hash (`key_blake3`) is
+    /// always recomputed (those are small JSON files).
     pub fn damaged_files(&self, full: bool) -> Vec<String> {
         let total: u64 = self.manifest.files.iter().map(|f| f.size).sum();
-        let full = full || total <= 4 << 20;
+        let full = full || total <= FAST_PATH_BYTES;
         let out = self.out_dir();
         let mut bad = Vec::new();
         for f in &self.manifest.files {
@@ -68,15 +76,27 @@ impl Entry {
                 bad.push(f.path.clone());
                 continue;
             };
-            if meta.len() != f.size {
+            if !meta.file_type().is_file() || meta.len() != f.size {
                 bad.push(f.path.clone());
                 continue;
             }
-            let same_stat = meta.mtime() * 1_000_000_000 + meta.mtime_nsec() == f.mtime_ns && meta.ino() == f.ino;
+            let same_stat = mtime_ns(&meta) == f.mtime_ns && f.ctime_ns == Some(ctime_ns(&meta)) && meta.ino() == f.ino;
             if full || !same_stat {
                 match hash_file(&p) {
                     Ok(h) if hex(&h) == f.blake3 => {}
-                    _ => bad.push(f.path.clone()),
+                    _ => {
+                        bad.push(f.path.clone());
+                        continue;
+                    }
+                }
+            }
+            if let Some(k) = &f.key_blake3 {
+                // Entries written before `key_fields` was recorded cannot be rechecked here.
+                if !f.key_fields.is_empty() {
+                    let fields: Vec<&str> = f.key_fields.iter().map(String::as_str).collect();
+                    if hash_without_fields(&p, &fields).as_ref() != Some(k) {
+                        bad.push(format!("{} (its volatile-field hash)", f.path));
+                    }
                 }
             }
         }
@@ -92,6 +112,9 @@ impl Entry {
         bad
     }
 }
+
+/// Entries up to this size are re-hashed on every use; larger ones trust an unchanged stat.
+pub const FAST_PATH_BYTES: u64 = 4 << 20;
 
 static ATTEMPTS: AtomicUsize = AtomicUsize::new(0);
 
@@ -168,13 +191,79 @@ fn hash_without_fields(path: &Path, fields: &[&str]) -> Option<String> {
     Some(blake3::hash(&serde_json::to_vec(&v).ok()?).to_hex().to_string())
 }
 
+/// Why a manifest cannot be trusted, checking every field that feeds anything: the key it is
+/// filed under (and that its `parts` hash to it), the output digest downstream keys use (and that
+/// it is the digest of its file list), the format, and file paths that stay inside `out/`.
+pub fn manifest_problem(key: &str, m: &Manifest) -> Option<String> {
+    if m.format != super::key::FORMAT_VERSION {
+        return Some(format!("manifest format {} (this awmt writes {})", m.format, super::key::FORMAT_VERSION));
+    }
+    if m.key != key {
+        return Some(format!("manifest key {} differs from the entry's name", m.key));
+    }
+    if m.parts.key() != key {
+        return Some("its key is not the hash of its recorded parts (kind, parameters, inputs)".into());
+    }
+    let mut previous: Option<&str> = None;
+    for f in &m.files {
+        let plain = !f.path.is_empty()
+            && !f.path.starts_with('/')
+            && f.path.split('/').all(|c| !c.is_empty() && c != "." && c != "..");
+        if !plain {
+            return Some(format!("file path `{}` is not a plain relative path", f.path));
+        }
+        if previous.is_some_and(|p| p >= f.path.as_str()) {
+            return Some(format!("file list is not sorted and unique at `{}`", f.path));
+        }
+        if super::digest::unhex(&f.blake3).is_err() {
+            return Some(format!("`{}` has no valid blake3", f.path));
+        }
+        previous = Some(&f.path);
+    }
+    if output_digest(&m.files) != m.digest {
+        return Some("its output digest does not match its file list".into());
+    }
+    None
+}
+
 impl Cache {
-    /// The published entry for `key`, if there is one with a readable manifest.
+    /// The published entry for `key`, if there is one whose manifest is readable and consistent.
     pub fn entry(&self, key: &str) -> Option<Entry> {
+        self.read_entry(key).ok()
+    }
+
+    /// The published entry for `key`, or why it is not usable (`manifest.json: …`).
+    pub fn read_entry(&self, key: &str) -> std::result::Result<Entry, String> {
         let dir = self.entry_dir(key);
-        let text = std::fs::read_to_string(dir.join("manifest.json")).ok()?;
-        let manifest: Manifest = serde_json::from_str(&text).ok()?;
-        (manifest.key == key).then_some(Entry { dir, manifest })
+        let text = std::fs::read_to_string(dir.join("manifest.json")).map_err(|e| format!("manifest.json: {e}"))?;
+        let mut manifest: Manifest = serde_json::from_str(&text).map_err(|e| format!("manifest.json: {e}"))?;
+        if manifest.parts.key() != key {
+            // serde_json parses long floats (an f32 parameter widened to 17 digits) to within an
+            // ulp only; the YAML parser reads them exactly. JSON is YAML.
+            #[derive(Deserialize)]
+            struct PartsOnly {
+                parts: KeyParts,
+            }
+            if let Ok(exact) = serde_yaml::from_str::<PartsOnly>(&text) {
+                manifest.parts = exact.parts;
+            }
+        }
+        if let Some(why) = manifest_problem(key, &manifest) {
+            return Err(format!("manifest.json: {why}"));
+        }
+        Ok(Entry { dir, manifest })
+    }
+
+    /// Moves a corrupt entry out of use into `quarantine/` (kept for inspection, never read);
+    /// returns where it went.
+    pub fn quarantine(&self, key: &str) -> Result<PathBuf> {
+        let dir = self.entry_dir(key);
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let n = ATTEMPTS.fetch_add(1, Ordering::Relaxed);
+        let to = self.quarantine_dir().join(format!("{key}-{stamp}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(self.quarantine_dir())?;
+        std::fs::rename(&dir, &to).with_context(|| format!("moving the corrupt entry {} to {}", dir.display(), to.display()))?;
+        Ok(to)
     }
 
     /// Takes a published entry out of use (it is corrupt): it is renamed away, then deleted.
@@ -228,13 +317,16 @@ impl Cache {
             let (rel, meta, h) = r?;
             let fields: Vec<&str> = volatile.iter().filter(|(f, _)| *f == rel).map(|(_, k)| *k).collect();
             let key_blake3 = if fields.is_empty() { None } else { hash_without_fields(&out.join(&rel), &fields) };
+            let key_fields = if key_blake3.is_some() { fields.iter().map(|f| f.to_string()).collect() } else { Vec::new() };
             files.push(ManifestFile {
                 path: rel,
                 size: meta.len(),
                 blake3: hex(&h),
-                mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+                mtime_ns: mtime_ns(&meta),
                 ino: meta.ino(),
+                ctime_ns: Some(ctime_ns(&meta)),
                 key_blake3,
+                key_fields,
             });
         }
         let manifest = Manifest {

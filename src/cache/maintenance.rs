@@ -1,4 +1,5 @@
-//! `awmt verify` (re-hash every object) and `awmt gc` (drop entries no pipeline reaches).
+//! `awmt verify` (re-hash every object, check every manifest field, quarantine what is corrupt)
+//! and `awmt gc` (drop entries no pipeline reaches).
 
 use std::collections::HashSet;
 
@@ -11,8 +12,11 @@ use super::Cache;
 pub struct Corrupt {
     pub key: String,
     pub stage: String,
-    /// Damaged or unexpected files; `manifest.json` when the manifest itself is unreadable.
+    /// Damaged or unexpected files; `manifest.json: <why>` when the manifest itself is unreadable
+    /// or inconsistent.
     pub files: Vec<String>,
+    /// Where the entry was moved (under `quarantine/`), when it was.
+    pub moved_to: Option<std::path::PathBuf>,
 }
 
 impl Cache {
@@ -27,20 +31,29 @@ impl Cache {
         Ok(keys)
     }
 
-    /// Re-hashes every file of every entry.
-    pub fn verify(&self) -> Result<(usize, Vec<Corrupt>)> {
+    /// Re-hashes every file of every entry and checks every manifest field; with `quarantine`,
+    /// moves each corrupt entry to `quarantine/` so that no run uses it again (the next run
+    /// recomputes it). Call with the cache lock held when quarantining.
+    pub fn verify(&self, quarantine: bool) -> Result<(usize, Vec<Corrupt>)> {
         let keys = self.keys()?;
         let mut bad = Vec::new();
         for key in &keys {
-            match self.entry(key) {
-                None => bad.push(Corrupt { key: key.clone(), stage: "?".into(), files: vec!["manifest.json".into()] }),
-                Some(e) => {
-                    let files = e.damaged_files(true);
-                    if !files.is_empty() {
-                        bad.push(Corrupt { key: key.clone(), stage: e.manifest.stage.clone(), files });
-                    }
+            let (stage, files) = match self.read_entry(key) {
+                Err(why) => {
+                    let stage = std::fs::read_to_string(self.entry_dir(key).join("manifest.json"))
+                        .ok()
+                        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                        .and_then(|v| v["stage"].as_str().map(str::to_string))
+                        .unwrap_or_else(|| "?".into());
+                    (stage, vec![why])
                 }
+                Ok(e) => (e.manifest.stage.clone(), e.damaged_files(true)),
+            };
+            if files.is_empty() {
+                continue;
             }
+            let moved_to = if quarantine { Some(self.quarantine(key)?) } else { None };
+            bad.push(Corrupt { key: key.clone(), stage, files, moved_to });
         }
         Ok((keys.len(), bad))
     }

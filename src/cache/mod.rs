@@ -8,6 +8,8 @@
 //! scratch/<key>/          state that survives a killed attempt (training checkpoints)
 //! logs/<key>.log          the last attempt's log
 //! index/stat.bin          stat index of hashed workspace files
+//! quarantine/<key>-…/     entries `awmt verify` found corrupt, kept for inspection, never read
+//! owned/<hash>            workspace paths awmt created (the only ones it deletes or replaces)
 //! records/<pipeline>.json what each stage of a pipeline last resolved to (for `awmt status`)
 //! ```
 //! A stage writes into its attempt's `out/`; publishing writes `manifest.json` (size and blake3 of
@@ -19,6 +21,7 @@ pub mod entry;
 pub mod key;
 pub mod lock;
 pub mod maintenance;
+pub mod owned;
 pub mod records;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +30,37 @@ use anyhow::{Context as _, Result};
 
 pub use entry::{Attempt, Entry, Manifest};
 pub use key::{KeyInput, KeyParts};
+
+/// Waits until no process holds `lock`, killing the holders (processes of a dead run's stage).
+fn stop_holders(lock: &Path) -> Result<()> {
+    use std::os::unix::io::AsRawFd;
+    let file = std::fs::OpenOptions::new().read(true).write(true).open(lock).with_context(|| format!("opening {}", lock.display()))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut told = false;
+    loop {
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(());
+        }
+        let holders = crate::supervise::holders_of(lock);
+        if !told && !holders.is_empty() {
+            eprintln!("stopping {} process(es) left running by a killed run: pid {:?}", holders.len(), holders);
+            told = true;
+        }
+        for pid in &holders {
+            // SAFETY: kill(2); these processes hold the lock of a dead run's stage.
+            unsafe { libc::kill(*pid, libc::SIGKILL) };
+        }
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!(
+                "processes of a killed run still hold {} (pid {:?}); stop them, then run again",
+                lock.display(),
+                holders
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
 
 /// A cache root.
 #[derive(Debug, Clone)]
@@ -37,7 +71,7 @@ pub struct Cache {
 impl Cache {
     /// Opens (creating if needed) the cache at `root`.
     pub fn open(root: &Path) -> Result<Cache> {
-        for sub in ["stages", "tmp", "scratch", "logs", "index", "records"] {
+        for sub in ["stages", "tmp", "scratch", "logs", "index", "records", "owned"] {
             let d = root.join(sub);
             std::fs::create_dir_all(&d).with_context(|| format!("cannot create the cache directory {}", d.display()))?;
         }
@@ -63,16 +97,25 @@ impl Cache {
     pub fn index_path(&self) -> PathBuf {
         self.root.join("index").join("stat.bin")
     }
+    pub fn quarantine_dir(&self) -> PathBuf {
+        self.root.join("quarantine")
+    }
     pub fn lock_path(&self) -> PathBuf {
         self.root.join("lock")
     }
 
     /// Removes attempt directories left by runs that died. Call with the lock held: then no
-    /// other writer can be mid-attempt.
+    /// other writer can be mid-attempt. A killed run's command processes may still be alive
+    /// (they hold the attempt's `running.lock`, see `supervise`): they are stopped first, so that
+    /// nothing of an old run can touch the workspace once this run starts.
     pub fn remove_leftover_attempts(&self) -> Result<usize> {
         let mut n = 0;
         for e in std::fs::read_dir(self.tmp_dir())? {
             let e = e?;
+            let lock = e.path().join(crate::supervise::LOCK_FILE);
+            if lock.exists() {
+                stop_holders(&lock)?;
+            }
             std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path())).ok();
             n += 1;
         }

@@ -13,15 +13,25 @@ use super::images::{ImageLoader, JpegDecoder};
 const CHUNK: usize = 4096;
 
 /// Decodes `images` (paths relative to `root`) to `height`×`width` RGB with `decoder` and writes
-/// them, in order, to `out`. Unreadable images stop it with an error naming them.
-pub fn decode_split(root: &Path, images: &[String], height: usize, width: usize, decoder: JpegDecoder, out: &Path) -> Result<()> {
+/// them, in order, to `out`. An unreadable image stops it with an error naming the files, or,
+/// with `skip`, is left out of `out`; returns the rows left out with why.
+pub fn decode_split(
+    root: &Path,
+    images: &[String],
+    height: usize,
+    width: usize,
+    decoder: JpegDecoder,
+    skip: bool,
+    out: &Path,
+) -> Result<Vec<(usize, String)>> {
     // Fail before creating anything if the decoder cannot be loaded.
     drop(ImageLoader::new(decoder)?);
     let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
     let per = height * width * 3;
     let mut buf = vec![0u8; CHUNK.min(images.len().max(1)) * per];
-    for chunk in images.chunks(CHUNK) {
+    let mut skipped = Vec::new();
+    for (c, chunk) in images.chunks(CHUNK).enumerate() {
         let bytes = &mut buf[..chunk.len() * per];
         let results: Vec<Result<()>> = bytes
             .par_chunks_mut(per)
@@ -34,16 +44,23 @@ pub fn decode_split(root: &Path, images: &[String], height: usize, width: usize,
                 },
             )
             .collect();
-        let bad: Vec<String> = results.into_iter().filter_map(|r| r.err().map(|e| format!("{e:#}"))).collect();
-        if !bad.is_empty() {
+        let bad: Vec<(usize, String)> =
+            results.iter().enumerate().filter_map(|(k, r)| r.as_ref().err().map(|e| (k, format!("{e:#}")))).collect();
+        if !bad.is_empty() && !skip {
             bail!(
-                "{} image(s) could not be decoded:\n  {}\nre-run the split stage with `on_bad_image: skip` to leave such images out",
+                "{} image(s) could not be decoded:\n  {}{}\nrepair or remove them, or set `on_bad_image: skip` on this stage to leave them out (they are listed in skipped.json)",
                 bad.len(),
-                bad.iter().take(10).cloned().collect::<Vec<_>>().join("\n  ")
+                bad.iter().take(10).map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("\n  "),
+                if bad.len() > 10 { format!("\n  … and {} more", bad.len() - 10) } else { String::new() }
             );
         }
-        writer.write_all(bytes).with_context(|| format!("writing {}", out.display()))?;
+        for (k, r) in results.iter().enumerate() {
+            if r.is_ok() {
+                writer.write_all(&bytes[k * per..(k + 1) * per]).with_context(|| format!("writing {}", out.display()))?;
+            }
+        }
+        skipped.extend(bad.into_iter().map(|(k, m)| (c * CHUNK + k, m)));
     }
     writer.flush().with_context(|| format!("writing {}", out.display()))?;
-    Ok(())
+    Ok(skipped)
 }

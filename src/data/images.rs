@@ -37,13 +37,18 @@ fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     }
 }
 
-/// Decodes JPEG (or anything else `image` reads, e.g. PNG) bytes to RGB.
+/// Decodes JPEG (or anything else `image` reads, e.g. PNG) bytes to RGB. JPEGs are decoded
+/// strictly: a truncated file, a marker inside the image data, an undecodable code or image data
+/// whose blocks do not end where it does (`jpeg_check`) is an error (a lenient decoder fills what
+/// it cannot read with grey and says nothing).
 pub fn decode_rgb(bytes: &[u8]) -> Result<Rgb> {
     guarded(|| {
         if is_jpeg(bytes) {
-            let opts = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB).set_strict_mode(false);
+            let opts = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB).set_strict_mode(true);
             let mut dec = ZuneDecoder::new_with_options(ZCursor::new(bytes), opts);
             let pixels = dec.decode().map_err(|e| anyhow!("not a readable JPEG: {e:?}"))?;
+            // What a strict decoder still lets through: blocks that parse but end in the wrong place.
+            super::jpeg_check::check(bytes).map_err(|e| anyhow!("damaged JPEG: {e}"))?;
             let info = dec.info().ok_or_else(|| anyhow!("JPEG without a frame header"))?;
             let (width, height) = (info.width as usize, info.height as usize);
             if pixels.len() != width * height * 3 || width == 0 || height == 0 {
@@ -183,8 +188,8 @@ mod tests {
         normalise_chw(&out, IMAGENET_MEAN, IMAGENET_STD, &mut f);
         let want = (out[2] as f32 / 255.0 - IMAGENET_MEAN[2]) / IMAGENET_STD[2];
         assert!((f[2 * 128] - want).abs() < 1e-5);
-        // A truncated JPEG may decode (grey-filled) or fail, but must not panic.
-        let _ = decode_rgb(&jpeg[..jpeg.len() / 3]);
+        // A truncated JPEG is an error (a lenient decoder would fill the rest with grey).
+        assert!(decode_rgb(&jpeg[..jpeg.len() / 3]).is_err());
         assert!(decode_rgb(b"\xFF\xD8garbage").is_err());
         assert!(decode_rgb(b"not an image").is_err());
     }

@@ -2,6 +2,7 @@
 pub mod celeba;
 pub mod decode_split;
 pub mod images;
+pub mod jpeg_check;
 pub mod market;
 pub mod matfile;
 pub mod prepared;

@@ -16,14 +16,11 @@ use super::images::Rgb;
 
 /// `TJPF_RGB`: interleaved RGB output.
 const TJPF_RGB: c_int = 0;
-/// `TJERR_WARNING`: the image decoded, with a warning (e.g. truncated data filled with grey).
-const TJERR_WARNING: c_int = 0;
 
 type InitDecompress = unsafe extern "C" fn() -> *mut c_void;
 type DecompressHeader3 = unsafe extern "C" fn(*mut c_void, *const u8, c_ulong, *mut c_int, *mut c_int, *mut c_int, *mut c_int) -> c_int;
 type Decompress2 = unsafe extern "C" fn(*mut c_void, *const u8, c_ulong, *mut u8, c_int, c_int, c_int, c_int, c_int) -> c_int;
 type GetErrorStr2 = unsafe extern "C" fn(*mut c_void) -> *const c_char;
-type GetErrorCode = unsafe extern "C" fn(*mut c_void) -> c_int;
 type Destroy = unsafe extern "C" fn(*mut c_void) -> c_int;
 
 struct Api {
@@ -31,7 +28,6 @@ struct Api {
     decompress_header3: DecompressHeader3,
     decompress2: Decompress2,
     get_error_str2: GetErrorStr2,
-    get_error_code: GetErrorCode,
     destroy: Destroy,
     /// Where it was loaded from, for messages.
     library: String,
@@ -73,7 +69,6 @@ fn load() -> Result<Api, String> {
                 decompress_header3: std::mem::transmute::<*mut c_void, DecompressHeader3>(symbol("tjDecompressHeader3")?),
                 decompress2: std::mem::transmute::<*mut c_void, Decompress2>(symbol("tjDecompress2")?),
                 get_error_str2: std::mem::transmute::<*mut c_void, GetErrorStr2>(symbol("tjGetErrorStr2")?),
-                get_error_code: std::mem::transmute::<*mut c_void, GetErrorCode>(symbol("tjGetErrorCode")?),
                 destroy: std::mem::transmute::<*mut c_void, Destroy>(symbol("tjDestroy")?),
                 library: name.clone(),
             });
@@ -144,8 +139,9 @@ impl TurboDecoder {
         let rc = unsafe {
             (self.api.decompress2)(self.handle, bytes.as_ptr(), bytes.len() as c_ulong, pixels.as_mut_ptr(), width as c_int, (width * 3) as c_int, height as c_int, TJPF_RGB, 0)
         };
-        // SAFETY: the handle is live.
-        if rc != 0 && unsafe { (self.api.get_error_code)(self.handle) } != TJERR_WARNING {
+        // Strict, like the zune path: a warning (truncated data filled with grey, extraneous
+        // bytes before a marker: damaged image data) is an error too.
+        if rc != 0 {
             bail!("not a readable JPEG: {}", self.error());
         }
         Ok(Rgb { width, height, pixels })

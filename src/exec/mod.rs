@@ -22,6 +22,8 @@ pub struct Resolver<'a> {
     pub pipeline: &'a Pipeline,
     pub cache: &'a Cache,
     pub index: StatIndex,
+    /// Re-hash every cached output used (`--paranoid`), not only small entries.
+    full_check: bool,
 }
 
 /// The key of a stage, or the upstream stage whose output is not known yet.
@@ -32,7 +34,13 @@ pub enum Resolved {
 
 impl<'a> Resolver<'a> {
     pub fn new(pipeline: &'a Pipeline, cache: &'a Cache) -> Resolver<'a> {
-        Resolver { pipeline, cache, index: StatIndex::load(&cache.index_path()) }
+        Resolver { pipeline, cache, index: StatIndex::load(&cache.index_path()), full_check: false }
+    }
+
+    /// Trust no stat: hash every input file and every file of every cached entry used.
+    pub fn paranoid(&mut self) {
+        self.full_check = true;
+        self.index.distrust_stats();
     }
 
     /// Key parts of stage `i`, given the entries of finished upstream stages (`done[u]`).
@@ -75,14 +83,19 @@ impl<'a> Resolver<'a> {
     /// The usable entry for `key`: published and undamaged. A damaged one is evicted (and so
     /// recomputed by the caller).
     pub fn usable_entry(&self, key: &str) -> Result<Option<Entry>> {
-        let Some(entry) = self.cache.entry(key) else {
-            // A directory without a readable manifest is not an entry; clear it for the rerun.
-            if self.cache.entry_dir(key).exists() {
-                self.cache.evict(key)?;
+        let entry = match self.cache.read_entry(key) {
+            Ok(e) => e,
+            Err(why) => {
+                // A directory without a readable, consistent manifest is not an entry; clear it
+                // for the rerun.
+                if self.cache.entry_dir(key).exists() {
+                    eprintln!("warning: cache entry {} is corrupt ({why}); recomputing it", &key[..12.min(key.len())]);
+                    self.cache.evict(key)?;
+                }
+                return Ok(None);
             }
-            return Ok(None);
         };
-        let damaged = entry.damaged_files(false);
+        let damaged = entry.damaged_files(self.full_check);
         if damaged.is_empty() {
             Ok(Some(entry))
         } else {
@@ -158,7 +171,7 @@ impl<'a> Resolver<'a> {
     /// Like [`Resolver::usable_entry`] but never modifies the cache (for `status` and dry runs).
     pub fn usable_entry_readonly(&self, key: &str) -> Option<Entry> {
         let entry = self.cache.entry(key)?;
-        entry.damaged_files(false).is_empty().then_some(entry)
+        entry.damaged_files(self.full_check).is_empty().then_some(entry)
     }
 }
 

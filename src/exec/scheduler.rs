@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Keep launching independent stages after a failure.
     pub keep_going: bool,
+    /// Re-hash every input file and every cached output used, trusting no stat.
+    pub paranoid: bool,
     /// `reports/` root; user-facing outputs go to `<reports>/<pipeline>/<stage>/`.
     pub reports_dir: Option<PathBuf>,
     pub cpus: usize,
@@ -85,7 +87,10 @@ pub fn run(
     interrupted: &AtomicBool,
 ) -> Result<RunSummary> {
     let n = pipeline.stages.len();
-    let resolver = Resolver::new(pipeline, cache);
+    let mut resolver = Resolver::new(pipeline, cache);
+    if opts.paranoid {
+        resolver.paranoid();
+    }
     let mut record = cache.load_record(&pipeline.name);
     let mut states: Vec<State> = (0..n).map(|_| State::Waiting).collect();
     let mut entries: Vec<Option<Entry>> = vec![None; n];
@@ -147,8 +152,18 @@ pub fn run(
                 if !opts.force[i] {
                     if let Some(entry) = resolver.usable_entry(&key)? {
                         let seconds = entry.manifest.seconds;
-                        if !opts.dry_run {
-                            if let Err(e) = materialize::all(pipeline, i, &entry, opts.reports_dir.as_deref(), &resolver.index) {
+                        let restored = if opts.dry_run {
+                            Ok(())
+                        } else {
+                            materialize::all(pipeline, i, &entry, opts.reports_dir.as_deref(), &resolver.index, cache)
+                        };
+                        match restored {
+                            Err(e) if e.downcast_ref::<materialize::CorruptObject>().is_some() => {
+                                // Rotted under an unchanged stat: recompute it (below) instead.
+                                progress.message(&format!("warning: stage `{}`: {e:#}; recomputing it", stage.name));
+                                cache.evict(&key)?;
+                            }
+                            Err(e) => {
                                 let mut o = outcome(pipeline, i, "failed", Some(key), 0.0);
                                 o.error = Some(format!("restoring outputs: {e:#}"));
                                 fail(i, o, &mut states, &mut outcomes, progress);
@@ -156,15 +171,17 @@ pub fn run(
                                 moved = true;
                                 continue;
                             }
+                            Ok(()) => {
+                                record.stages.insert(stage.name.clone(), StageRecord { key: key.clone(), parts, status: "cached".into(), seconds });
+                                let o = outcome(pipeline, i, "cached", Some(key), 0.0);
+                                progress.finish(&o);
+                                outcomes[i] = Some(o);
+                                entries[i] = Some(entry.clone());
+                                states[i] = State::Done;
+                                moved = true;
+                                continue;
+                            }
                         }
-                        record.stages.insert(stage.name.clone(), StageRecord { key: key.clone(), parts, status: "cached".into(), seconds });
-                        let o = outcome(pipeline, i, "cached", Some(key), 0.0);
-                        progress.finish(&o);
-                        outcomes[i] = Some(o);
-                        entries[i] = Some(entry.clone());
-                        states[i] = State::Done;
-                        moved = true;
-                        continue;
                     }
                 }
                 if opts.dry_run {
@@ -188,6 +205,14 @@ pub fn run(
                         && (gpus == 0 || used_gpus + gpus <= opts.gpus.max(1))
                         && (mem == 0 || used_mem + mem <= opts.mem));
                 if !fits {
+                    continue;
+                }
+                if let Err(e) = materialize::claim_outputs(pipeline, i, cache) {
+                    let mut o = outcome(pipeline, i, "failed", Some(key), 0.0);
+                    o.error = Some(format!("{e:#}"));
+                    fail(i, o, &mut states, &mut outcomes, progress);
+                    stop_launching |= !opts.keep_going;
+                    moved = true;
                     continue;
                 }
                 let (attempt, work) = if executor.publishes(stage.executor.as_deref()) {
@@ -263,7 +288,7 @@ pub fn run(
             }
         };
         match published.and_then(|entry| {
-            materialize::all(pipeline, i, &entry, opts.reports_dir.as_deref(), &resolver.index)?;
+            materialize::all(pipeline, i, &entry, opts.reports_dir.as_deref(), &resolver.index, cache)?;
             Ok(entry)
         }) {
             Ok(entry) => {

@@ -87,6 +87,7 @@ pub fn run_pipeline_stage(file: &Path, stage: &str, cache_dir: &Path) -> Result<
     }
     let s = &pipeline.stages[i];
     let threads = std::env::var("SLURM_CPUS_PER_TASK").ok().and_then(|v| v.parse().ok()).unwrap_or(s.resources.cpus.min(64)).max(1);
+    crate::exec::materialize::claim_outputs(&pipeline, i, &cache)?;
     let attempt = cache.begin(&key)?;
     let mut ctx = crate::exec::scheduler::context(&pipeline, i, &entries, &attempt, &cache, &key, threads, s.resources.gpus)?;
     // The job's own stdout/stderr already go to the stage log.

@@ -43,6 +43,28 @@ enum Piece<'s> {
     Env { name: &'s str, default: Option<&'s str>, offset: usize, len: usize },
 }
 
+/// The byte offset of the `}` that closes the `${` at `open`, counting nested `${`…`}` pairs.
+fn closing_brace(s: &str, open: usize) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < bytes.len() {
+        if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'{') {
+            depth += 1;
+            i += 2;
+            continue;
+        }
+        if bytes[i] == b'}' {
+            depth -= 1;
+            if depth == 0 {
+                return Some(i);
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
 fn tokenize(s: &str) -> Result<Vec<Piece<'_>>, InterpError> {
     let mut out = Vec::new();
     let mut rest_start = 0;
@@ -58,7 +80,7 @@ fn tokenize(s: &str) -> Result<Vec<Piece<'_>>, InterpError> {
         }
         if bytes[i] == b'$' && s[i..].starts_with("${") {
             out.push(Piece::Text(&s[rest_start..i]));
-            let Some(close) = s[i..].find('}') else {
+            let Some(close) = closing_brace(s, i) else {
                 return Err(InterpError {
                     offset: i,
                     len: s.len() - i,
@@ -66,13 +88,23 @@ fn tokenize(s: &str) -> Result<Vec<Piece<'_>>, InterpError> {
                     help: Some("close it with `}`, or write `$${` for a literal `${`".into()),
                 });
             };
-            let inner = &s[i + 2..i + close];
-            let len = close + 1;
+            let inner = &s[i + 2..close];
+            let len = close + 1 - i;
             if let Some(env) = inner.strip_prefix("env:") {
+                // The default may itself hold references (`${env:A:-${env:B}}`); they are
+                // interpolated only when the default is used.
                 let (name, default) = match env.find(":-") {
                     Some(p) => (&env[..p], Some(&env[p + 2..])),
                     None => (env, None),
                 };
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(InterpError {
+                        offset: i,
+                        len,
+                        message: format!("`{name}` is not an environment variable name"),
+                        help: Some("use `${env:NAME}` or `${env:NAME:-default}` (letters, digits and `_`)".into()),
+                    });
+                }
                 out.push(Piece::Env { name, default, offset: i, len });
             } else {
                 if inner.is_empty() || !inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.') {
@@ -96,17 +128,36 @@ fn tokenize(s: &str) -> Result<Vec<Piece<'_>>, InterpError> {
     Ok(out)
 }
 
+/// Longest string an interpolation may produce: variables that splice each other in can double a
+/// string at every step, and a pipeline never needs a megabyte-long value.
+pub const MAX_STRING_BYTES: usize = 1 << 20;
+
+/// How deep `${env:A:-${env:B:-...}}` defaults may nest.
+const MAX_NESTING: usize = 8;
+
 /// Interpolates one string.
 pub fn interpolate_str(s: &str, scope: &Scope) -> Result<Value, InterpError> {
+    interpolate_nested(s, scope, 0)
+}
+
+fn interpolate_nested(s: &str, scope: &Scope, depth: usize) -> Result<Value, InterpError> {
     if !s.contains("${") {
         return Ok(Value::String(s.to_string()));
+    }
+    if depth > MAX_NESTING {
+        return Err(InterpError {
+            offset: 0,
+            len: s.len(),
+            message: format!("`${{env:...:-...}}` defaults nest more than {MAX_NESTING} deep"),
+            help: Some("use a variable under `vars:` for the inner default".into()),
+        });
     }
     let pieces = tokenize(s)?;
     if let [single] = pieces.as_slice() {
         match single {
             Piece::Var { name, offset, len } => return resolve_var(name, *offset, *len, scope).cloned(),
             Piece::Env { name, default, offset, len } => {
-                let text = resolve_env(name, *default, *offset, *len, scope)?;
+                let text = resolve_env(name, *default, *offset, *len, scope, depth)?;
                 return Ok(yaml_scalar(&text));
             }
             Piece::Text(t) => return Ok(Value::String(t.to_string())),
@@ -114,9 +165,12 @@ pub fn interpolate_str(s: &str, scope: &Scope) -> Result<Value, InterpError> {
     }
     let mut out = String::new();
     for p in &pieces {
+        if out.len() > MAX_STRING_BYTES {
+            return Err(too_long(s));
+        }
         match p {
             Piece::Text(t) => out.push_str(t),
-            Piece::Env { name, default, offset, len } => out.push_str(&resolve_env(name, *default, *offset, *len, scope)?),
+            Piece::Env { name, default, offset, len } => out.push_str(&resolve_env(name, *default, *offset, *len, scope, depth)?),
             Piece::Var { name, offset, len } => {
                 let v = resolve_var(name, *offset, *len, scope)?;
                 match v {
@@ -136,7 +190,19 @@ pub fn interpolate_str(s: &str, scope: &Scope) -> Result<Value, InterpError> {
             }
         }
     }
+    if out.len() > MAX_STRING_BYTES {
+        return Err(too_long(s));
+    }
     Ok(Value::String(out))
+}
+
+fn too_long(s: &str) -> InterpError {
+    InterpError {
+        offset: 0,
+        len: s.len(),
+        message: format!("this value expands to more than {} MiB of text", MAX_STRING_BYTES >> 20),
+        help: Some("variables that splice each other in double at every step; write the value out".into()),
+    }
 }
 
 fn resolve_var<'v>(name: &str, offset: usize, len: usize, scope: &'v Scope) -> Result<&'v Value, InterpError> {
@@ -151,11 +217,28 @@ fn resolve_var<'v>(name: &str, offset: usize, len: usize, scope: &'v Scope) -> R
     })
 }
 
-fn resolve_env(name: &str, default: Option<&str>, offset: usize, len: usize, scope: &Scope) -> Result<String, InterpError> {
+fn resolve_env(name: &str, default: Option<&str>, offset: usize, len: usize, scope: &Scope, depth: usize) -> Result<String, InterpError> {
+    // A default is interpolated (it may hold `${...}`) only when it is used; errors inside it
+    // point at the whole reference.
+    let fallback = |d: &str| -> Result<String, InterpError> {
+        let v = interpolate_nested(d, scope, depth + 1).map_err(|e| InterpError { offset, len, ..e })?;
+        match v {
+            Value::String(t) => Ok(t),
+            Value::Number(n) => Ok(n.to_string()),
+            Value::Bool(b) => Ok(b.to_string()),
+            Value::Null => Ok("null".into()),
+            _ => Err(InterpError {
+                offset,
+                len,
+                message: format!("the default of `${{env:{name}}}` is a list or map"),
+                help: Some("an environment default must be text or a number".into()),
+            }),
+        }
+    };
     match ((scope.env)(name), default) {
-        (Some(v), Some(d)) => Ok(if v.is_empty() { d.to_string() } else { v }),
+        (Some(v), Some(d)) => if v.is_empty() { fallback(d) } else { Ok(v) },
         (Some(v), None) => Ok(v),
-        (None, Some(d)) => Ok(d.to_string()),
+        (None, Some(d)) => fallback(d),
         (None, None) => Err(InterpError {
             offset,
             len,
@@ -237,6 +320,36 @@ mod tests {
         assert_eq!(interpolate_str("${env:UNSET:-data}/x", &s).unwrap(), Value::from("data/x"));
         let e = interpolate_str("a ${env:UNSET}", &s).unwrap_err();
         assert_eq!(e.offset, 2);
+    }
+
+    #[test]
+    fn nested_env_defaults() {
+        let mut vars = BTreeMap::new();
+        vars.insert("root".to_string(), Value::from("data"));
+        let env = |n: &str| match n {
+            "B" => Some("from-b".to_string()),
+            "N" => Some("5".to_string()),
+            _ => None,
+        };
+        let s = scope_with(&vars, &env);
+        assert_eq!(interpolate_str("${env:A:-${env:B}}", &s).unwrap(), Value::from("from-b"));
+        assert_eq!(interpolate_str("${env:A:-${env:N}}", &s).unwrap(), Value::from(5));
+        assert_eq!(interpolate_str("x/${env:A:-${env:C:-${root}/y}}/z", &s).unwrap(), Value::from("x/data/y/z"));
+        assert_eq!(interpolate_str("${env:B:-${env:C}}", &s).unwrap(), Value::from("from-b"), "an unused default is not resolved");
+        let e = interpolate_str("a ${env:A:-${env:C}}", &s).unwrap_err();
+        assert_eq!((e.offset, e.len), (2, 18));
+        assert!(e.message.contains("`C` is not set"), "{}", e.message);
+        assert!(interpolate_str("${env:A:-${env:C}", &s).unwrap_err().message.contains("unterminated"));
+        assert!(interpolate_str("${env:A B}", &s).is_err());
+    }
+
+    #[test]
+    fn doubling_strings_stop_at_the_limit() {
+        let mut vars = BTreeMap::new();
+        vars.insert("a".to_string(), Value::from("x".repeat(600_000)));
+        let env = |_: &str| None;
+        let s = scope_with(&vars, &env);
+        assert!(interpolate_str("${a}${a}", &s).unwrap_err().message.contains("MiB"));
     }
 
     #[test]

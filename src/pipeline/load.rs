@@ -128,6 +128,11 @@ pub fn load(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Pipelin
                 .with_help("a pipeline needs at least `stages:`")
                 .into())
         }
+        Err((pos, msg)) if msg.starts_with("YAML aliases") => {
+            return Err(Diagnostic::new(file, &text, pos, msg)
+                .with_help("a pipeline needs no such expansion; write the values out or use `vars:` and `foreach:`")
+                .into())
+        }
         Err((pos, msg)) => {
             let mut d = Diagnostic::new(file, &text, pos, format!("YAML syntax error: {msg}"));
             let near = text.lines().skip(pos.line.saturating_sub(2)).take(2).any(|l| l.contains("${") && (l.contains('{') || l.contains('[')));
@@ -138,6 +143,13 @@ pub fn load(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Pipelin
         }
     };
     let mut cx = Ctx { file, text: &text, root, diags: Vec::new() };
+
+    for pos in yaml::non_scalar_keys(&cx.root) {
+        let d = cx
+            .diag(pos, "a key must be a plain name, not a list or a map")
+            .with_help("write the name itself (an alias `*name` works only when its anchor is a plain value)");
+        cx.push(d);
+    }
 
     for dup in yaml::duplicate_keys(&cx.root) {
         let in_stages = cx
@@ -163,6 +175,18 @@ pub fn load(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Pipelin
         .name
         .clone()
         .unwrap_or_else(|| file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "pipeline".into()));
+    // The name is a folder under `reports/` (and names the run record): one plain path component.
+    if let Err(why) = path_component(&name) {
+        let (pos, what) = match raw.name {
+            Some(_) => (cx.root.value_pos(&["name"]).unwrap_or_else(|| cx.at(&["name"])), "pipeline name"),
+            None => (Pos { line: 1, col: 1 }, "pipeline file name (the default pipeline name)"),
+        };
+        let d = cx
+            .diag(pos, format!("{what} `{}` cannot name a folder: {why}", name.escape_debug()))
+            .with_help("it names `reports/<name>/`; use letters, digits, `_`, `-` and `.`");
+        cx.push(d);
+        return Err(PipelineError { diagnostics: cx.diags });
+    }
 
     // Variables, in order; each may use the ones before it and the environment.
     let mut builtins: BTreeMap<String, Value> = BTreeMap::new();
@@ -175,6 +199,15 @@ pub fn load(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Pipelin
         let Some(key) = k.as_str() else { continue };
         let scope = Scope { layers: vec![&vars, &builtins], env };
         match interpolate_value(v, &scope) {
+            Ok(val) if value_size(&val) > MAX_VALUE_SIZE => {
+                // Lists that splice each other in double at every step.
+                let pos = cx.root.value_pos(&["vars", key]).unwrap_or_else(|| cx.at(&["vars", key]));
+                let d = cx
+                    .diag(pos, format!("variable `{key}` expands to more than {MAX_VALUE_SIZE} values"))
+                    .with_help("write the list out, or use fewer nested references");
+                cx.push(d);
+                break;
+            }
             Ok(val) => {
                 vars.insert(key.to_string(), val);
             }
@@ -254,6 +287,13 @@ pub fn load(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Pipelin
             Some(items) => items,
             None => continue,
         };
+        if stages.len() + items.len() > MAX_STAGES {
+            let d = cx
+                .diag(*def_pos, format!("the pipeline expands to more than {MAX_STAGES} stages (at `{def}`)"))
+                .with_help("split it into several pipeline files, or use fewer `foreach` values");
+            cx.push(d);
+            return Err(PipelineError { diagnostics: cx.diags });
+        }
         for (suffix, bindings) in items {
             let stage_name = match &suffix {
                 Some(s) => format!("{def}[{s}]"),
@@ -306,7 +346,41 @@ pub fn load(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Pipelin
 }
 
 fn valid_name(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) && s != "." && s != ".."
+}
+
+/// Most concrete stages a pipeline may have, after `foreach` (documented in README.md): far above
+/// any real pipeline, and low enough that expanding, hashing and scheduling them stays instant.
+pub const MAX_STAGES: usize = 10_000;
+
+/// Most values (list items, map entries, scalars) one variable may hold after interpolation.
+pub const MAX_VALUE_SIZE: usize = 100_000;
+
+fn value_size(v: &Value) -> usize {
+    match v {
+        Value::Sequence(items) => 1 + items.iter().map(value_size).sum::<usize>(),
+        Value::Mapping(m) => 1 + m.iter().map(|(k, v)| value_size(k) + value_size(v)).sum::<usize>(),
+        Value::Tagged(t) => value_size(&t.value),
+        _ => 1,
+    }
+}
+
+/// Whether `s` can be one component of a path awmt writes (`reports/<pipeline>/<stage>/`):
+/// not empty, not `.` or `..`, no `/`, `\\` or control characters, at most 200 bytes.
+pub fn path_component(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("it is empty".into());
+    }
+    if s == "." || s == ".." {
+        return Err(format!("`{s}` refers to a folder, not a name"));
+    }
+    if let Some(c) = s.chars().find(|c| *c == '/' || *c == '\\' || c.is_control()) {
+        return Err(format!("it contains {}", if c.is_control() { "a control character".to_string() } else { format!("`{c}`") }));
+    }
+    if s.len() > 200 {
+        return Err("it is longer than 200 bytes".into());
+    }
+    Ok(())
 }
 
 /// Translates a serde_yaml error into a diagnostic with "did you mean".
@@ -326,6 +400,7 @@ fn serde_error(cx: &Ctx, e: &serde_yaml::Error) -> Diagnostic {
             ["stages", stage] => (STAGE_KEYS, format!("in stage `{stage}`")),
             ["stages", stage, "resources"] => (RESOURCE_KEYS, format!("in `resources` of stage `{stage}`")),
             ["stages", stage, "slurm"] => (SLURM_KEYS, format!("in `slurm` of stage `{stage}`")),
+            [req] if req.starts_with("requires[") => (&["path", "help"][..], format!("in `{req}`")),
             _ => (TOP_KEYS, format!("in `{context}`")),
         };
         let help = match suggest(field, allowed.iter().copied()) {
@@ -398,6 +473,33 @@ fn foreach_items(
         cx.push(d);
         return None;
     };
+    // Count the product before building anything: nine variables of ten values are a billion
+    // stages, from a few hundred bytes of YAML.
+    let mut product: usize = 1;
+    for (var, values) in &axes {
+        let n = match values {
+            Value::Sequence(seq) => seq.len(),
+            Value::Mapping(m) => m.len(),
+            _ => 1,
+        };
+        product = product.saturating_mul(n.max(1));
+        if product > MAX_STAGES {
+            let var = var.as_str().unwrap_or_default();
+            let total: u128 = axes
+                .iter()
+                .map(|(_, v)| match v {
+                    Value::Sequence(seq) => seq.len() as u128,
+                    Value::Mapping(m) => m.len() as u128,
+                    _ => 1,
+                })
+                .fold(1u128, |a, n| a.saturating_mul(n.max(1)));
+            let d = cx
+                .diag(cx.value_in_chain(chain, &["foreach"]), format!("`foreach` expands to {total} stages, more than the limit of {MAX_STAGES}"))
+                .with_help(format!("the values of {} multiply; split the sweep or use fewer values (passed the limit at `{var}`)", axes.len()));
+            cx.push(d);
+            return None;
+        }
+    }
     let mut items: Vec<(Vec<String>, Bindings)> = vec![(Vec::new(), Bindings::new())];
     for (var, values) in &axes {
         let var = var.as_str().unwrap_or_default().to_string();
@@ -416,6 +518,26 @@ fn foreach_items(
             let d = cx.diag(cx.value_in_chain(chain, &["foreach", &var]), format!("`foreach.{var}` is empty"));
             cx.push(d);
             return None;
+        }
+        // Each value's name becomes part of the stage name, and so of the report folder
+        // `reports/<pipeline>/<stage>/`: it must be one plain path component.
+        for (j, (n, _)) in named.iter().enumerate() {
+            let why = match path_component(n) {
+                Err(why) => Some(why),
+                Ok(()) => n.chars().find(|c| matches!(c, '[' | ']' | '*' | '?' | ',')).map(|c| format!("it contains `{c}`")),
+            };
+            if let Some(why) = why {
+                let idx = j.to_string();
+                let pos = match values {
+                    Value::Sequence(_) => cx.value_in_chain(chain, &["foreach", &var, &idx]),
+                    _ => cx.at_in_chain(chain, &["foreach", &var, n]),
+                };
+                let d = cx
+                    .diag(pos, format!("`foreach.{var}` value `{}` cannot be part of a stage name: {why}", n.escape_debug()))
+                    .with_help("stage names name report folders; use a map to give the value a plain name: `{name: value}`");
+                cx.push(d);
+                return None;
+            }
         }
         let mut next = Vec::new();
         for (names, binds) in &items {
@@ -446,6 +568,8 @@ fn scalar_name(v: &Value) -> String {
 /// Input references of one stage, resolved once every stage name is known.
 struct PendingInputs {
     chain: Vec<String>,
+    /// Where each of a command's `outs` is written, in the order of `workspace_outputs`.
+    out_pos: Vec<Pos>,
     /// (slot, written references, base directory for paths, key path under the stage for errors)
     slots: Vec<(String, Vec<String>, PathBuf, Vec<String>)>,
 }
@@ -505,14 +629,30 @@ fn build_stage(
         }
     };
 
-    // Working directory.
+    // Working directory: a folder inside the pipeline's folder (awmt removes a stage's `outs`
+    // before running it, so where they point must stay inside the project).
     let wdir_rel = match &merged.wdir {
         Some(w) => interp_string(cx, w, &["wdir"]),
         None => Some(".".to_string()),
     }?;
-    let work_dir = join_lexical(pipeline_dir, &wdir_rel);
+    let Some(wdir_norm) = normalize_relative(&wdir_rel) else {
+        let d = cx
+            .diag(cx.value_in_chain(chain, &["wdir"]), format!("`wdir: {wdir_rel}` is outside the pipeline's folder"))
+            .with_help("`wdir` is a folder relative to the pipeline file, inside its folder (no absolute path, no `..` above it)");
+        cx.push(d);
+        return None;
+    };
+    let work_dir = join_lexical(pipeline_dir, &wdir_norm);
+    if let Err(e) = crate::util::confined(pipeline_dir, &wdir_norm) {
+        let d = cx.diag(cx.value_in_chain(chain, &["wdir"]), format!("`wdir: {wdir_rel}`: {e}")).with_help(
+            "awmt does not write or delete through symbolic links that leave the pipeline's folder; use a real folder",
+        );
+        cx.push(d);
+        return None;
+    }
 
     let is_command = kind.name() == "command";
+    let mut out_pos: Vec<Pos> = Vec::new();
     let mut slots: Vec<(String, Vec<String>, PathBuf, Vec<String>)> = Vec::new();
     let params_json: serde_json::Value;
     if is_command {
@@ -529,12 +669,31 @@ fn build_stage(
             return None;
         };
         let cmd = interp_string(cx, cmd, &["cmd"]);
-        let mut outs = Vec::new();
+        let mut outs: Vec<String> = Vec::new();
         for (i, o) in merged.outs.clone().unwrap_or_default().iter().enumerate() {
             let idx = i.to_string();
             let Some(o) = interp_string(cx, o, &["outs", &idx]) else { continue };
+            let at = cx.value_in_chain(chain, &["outs", &idx]);
             match normalize_relative(&o) {
-                Some(n) if n != "." => outs.push(n),
+                Some(n) if n != "." => {
+                    if let Err(e) = crate::util::confined(&work_dir, &n) {
+                        let d = cx.diag(at, format!("output `{o}`: {e}")).with_help(
+                            "awmt deletes and restores outputs; it does not do so through symbolic links that leave the work directory",
+                        );
+                        cx.push(d);
+                    } else if let Some((prev, prev_at)) = outs.iter().zip(&out_pos).find(|(p, _)| overlaps(p, &n)) {
+                        let d = cx
+                            .diag(at, format!("output `{n}` overlaps output `{prev}` of the same stage"))
+                            .with_help(format!("`{prev}` is at line {}:{}; list the folder or the files in it, not both", prev_at.line, prev_at.col));
+                        cx.push(d);
+                    } else if join_lexical(&work_dir, &n) == join_lexical(pipeline_dir, &file_name(cx.file)) {
+                        let d = cx.diag(at, format!("output `{o}` is the pipeline file itself"));
+                        cx.push(d);
+                    } else {
+                        outs.push(n);
+                        out_pos.push(at);
+                    }
+                }
                 _ => {
                     let d = cx
                         .diag(cx.value_in_chain(chain, &["outs", &idx]), format!("output `{o}` is outside the stage's work directory"))
@@ -728,7 +887,7 @@ fn build_stage(
         slurm,
         pos,
     };
-    Some((stage, PendingInputs { chain: chain.to_vec(), slots }))
+    Some((stage, PendingInputs { chain: chain.to_vec(), slots, out_pos }))
 }
 
 fn kind_names() -> Vec<&'static str> {
@@ -877,20 +1036,42 @@ pub fn match_stages(stages: &[Stage], pattern: &str) -> Vec<usize> {
     Vec::new()
 }
 
+/// Whether one of two normalised relative paths is the other or inside it.
+fn overlaps(a: &str, b: &str) -> bool {
+    Path::new(a).starts_with(b) || Path::new(b).starts_with(a)
+}
+
+fn file_name(file: &Path) -> String {
+    file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
 /// Resolves every stage's input references and sets `upstream`.
 fn resolve_inputs(cx: &mut Ctx, stages: &mut [Stage], pending: Vec<PendingInputs>) {
-    // Which stage produces which workspace path (command `outs`).
+    // Which stage produces which workspace path (command `outs`). Two stages may not write the
+    // same path, nor one a path inside the other's: run in parallel, one entry would capture the
+    // other's files.
     let mut producers: Vec<(PathBuf, usize)> = Vec::new();
+    let mut producer_pos: Vec<(Pos, String)> = Vec::new();
     for (i, s) in stages.iter().enumerate() {
-        for (_, ws) in s.kind.workspace_outputs(&s.params) {
+        for (j, (_, ws)) in s.kind.workspace_outputs(&s.params).into_iter().enumerate() {
             let abs = join_lexical(&s.work_dir, &ws);
-            if let Some((_, other)) = producers.iter().find(|(p, _)| *p == abs) {
+            let at = pending[i].out_pos.get(j).copied().unwrap_or(s.pos);
+            if let Some(((p, other), (other_at, other_ws))) = producers.iter().zip(&producer_pos).find(|((p, _), _)| p.starts_with(&abs) || abs.starts_with(p)) {
+                let (what, help) = if *p == abs {
+                    (format!("`{ws}` is an output of both `{}` and `{}`", stages[*other].name, s.name), "each path may be written by one stage only")
+                } else {
+                    (
+                        format!("output `{ws}` of `{}` overlaps output `{other_ws}` of `{}`", s.name, stages[*other].name),
+                        "one stage's output may not be inside another's; give each stage its own files or folder",
+                    )
+                };
                 let d = cx
-                    .diag(s.pos, format!("`{ws}` is an output of both `{}` and `{}`", stages[*other].name, s.name))
-                    .with_help("each path may be written by one stage only");
+                    .diag(at, what)
+                    .with_help(format!("{help} (the other is at {}:{}:{})", cx.file.display(), other_at.line, other_at.col));
                 cx.push(d);
             }
             producers.push((abs, i));
+            producer_pos.push((at, ws));
         }
     }
     let producer_of = |abs: &Path| -> Vec<usize> {
@@ -944,8 +1125,17 @@ fn resolve_inputs(cx: &mut Ctx, stages: &mut [Stage], pending: Vec<PendingInputs
                     }
                     continue;
                 }
+                if want_path && produced.contains(&i) {
+                    // Silently dropping the edge made the stage rerun forever (its output is a
+                    // new input each time) or fail without a location.
+                    let d = cx
+                        .diag(pos, format!("stage `{}` lists its own output `{text}` in `{slot}`", stages[i].name))
+                        .with_help("a stage cannot read what it writes; remove it from `deps`, or write to a different path");
+                    cx.push(d);
+                    continue;
+                }
                 if want_path && (path_exists || !produced.is_empty()) {
-                    upstream.extend(produced.iter().copied().filter(|&u| u != i));
+                    upstream.extend(produced.iter().copied());
                     let rel_text = normalize_relative(text).unwrap_or_else(|| text.to_string());
                     resolved.push(Input::Path { rel: rel_text, abs });
                     continue;

@@ -20,7 +20,8 @@ pub enum NodeValue {
     Seq(Vec<Node>),
     /// Keys keep their own positions; order is the file's.
     Map(Vec<(Node, Node)>),
-    /// Aliases are not resolved; they only need a position.
+    /// An alias whose anchor is unknown (the parser reports those); known aliases are replaced
+    /// by a copy of the anchored node.
     Alias,
 }
 
@@ -102,12 +103,50 @@ pub struct DuplicateKey {
     pub second: Pos,
 }
 
-/// Parses the first document of `text`. Errors carry a position and the scanner's message.
+/// Most nodes a document may expand to once aliases are copied in: a few-hundred-byte file of
+/// nested aliases ("billion laughs") would otherwise take all memory.
+pub const MAX_NODES: usize = 1_000_000;
+
+/// Parses the first document of `text`, with aliases (`*name`) replaced by copies of their anchored
+/// nodes. Errors carry a position and a message.
 pub fn parse(text: &str) -> Result<Option<Node>, (Pos, String)> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     parser.load(&mut builder, false).map_err(|e| (to_pos(e.marker()), e.info().to_string()))?;
+    if let Some(e) = builder.error {
+        return Err(e);
+    }
     Ok(builder.root)
+}
+
+/// Mapping keys that are not plain scalars (a list, a map, or an alias of one), anywhere in the tree.
+pub fn non_scalar_keys(node: &Node) -> Vec<Pos> {
+    let mut out = Vec::new();
+    collect_non_scalar_keys(node, &mut out);
+    out
+}
+
+fn collect_non_scalar_keys(node: &Node, out: &mut Vec<Pos>) {
+    match &node.value {
+        NodeValue::Map(entries) => {
+            for (k, v) in entries {
+                if k.as_str().is_none() {
+                    out.push(k.pos);
+                }
+                collect_non_scalar_keys(v, out);
+            }
+        }
+        NodeValue::Seq(items) => items.iter().for_each(|n| collect_non_scalar_keys(n, out)),
+        _ => {}
+    }
+}
+
+fn node_count(node: &Node) -> usize {
+    match &node.value {
+        NodeValue::Seq(items) => 1 + items.iter().map(node_count).sum::<usize>(),
+        NodeValue::Map(entries) => 1 + entries.iter().map(|(k, v)| node_count(k) + node_count(v)).sum::<usize>(),
+        _ => 1,
+    }
 }
 
 /// Every key that appears twice in the same mapping, anywhere in the tree.
@@ -145,18 +184,45 @@ struct Builder {
     stack: Vec<Partial>,
     root: Option<Node>,
     done: bool,
+    /// Anchor id → (anchored node, its node count).
+    anchors: std::collections::HashMap<usize, (Node, usize)>,
+    /// Nodes built so far, aliases counted at their full size.
+    nodes: usize,
+    error: Option<(Pos, String)>,
 }
 
+/// A collection being built, with its anchor id (0: none).
 enum Partial {
-    Seq(Pos, Vec<Node>),
-    Map(Pos, Vec<(Node, Node)>, Option<Node>),
+    Seq(Pos, usize, Vec<Node>),
+    Map(Pos, usize, Vec<(Node, Node)>, Option<Node>),
 }
 
 impl Builder {
+    /// Counts `n` more nodes; false (with the error recorded) past [`MAX_NODES`].
+    fn count(&mut self, n: usize, pos: Pos) -> bool {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > MAX_NODES {
+            self.error = Some((
+                pos,
+                format!("YAML aliases (`*name`) expand this document to more than {MAX_NODES} values"),
+            ));
+            self.done = true;
+            return false;
+        }
+        true
+    }
+
+    /// Remembers a finished node under its anchor id.
+    fn anchor(&mut self, id: usize, node: &Node) {
+        if id != 0 {
+            self.anchors.insert(id, (node.clone(), node_count(node)));
+        }
+    }
+
     fn push_node(&mut self, node: Node) {
         match self.stack.last_mut() {
-            Some(Partial::Seq(_, items)) => items.push(node),
-            Some(Partial::Map(_, entries, pending)) => match pending.take() {
+            Some(Partial::Seq(_, _, items)) => items.push(node),
+            Some(Partial::Map(_, _, entries, pending)) => match pending.take() {
                 None => *pending = Some(node),
                 Some(key) => entries.push((key, node)),
             },
@@ -176,19 +242,48 @@ impl MarkedEventReceiver for Builder {
         }
         let pos = to_pos(&mark);
         match ev {
-            Event::Scalar(text, style, _, _) => {
+            Event::Scalar(text, style, anchor, _) => {
+                if !self.count(1, pos) {
+                    return;
+                }
                 let quoted = !matches!(style, TScalarStyle::Plain);
-                self.push_node(Node { pos, value: NodeValue::Scalar(text, quoted) });
+                let node = Node { pos, value: NodeValue::Scalar(text, quoted) };
+                self.anchor(anchor, &node);
+                self.push_node(node);
             }
-            Event::Alias(_) => self.push_node(Node { pos, value: NodeValue::Alias }),
-            Event::SequenceStart(..) => self.stack.push(Partial::Seq(pos, Vec::new())),
-            Event::MappingStart(..) => self.stack.push(Partial::Map(pos, Vec::new(), None)),
+            Event::Alias(id) => {
+                // A copy of the anchored node, placed where the alias is written (so that a key
+                // written as `*name` is that name, at the alias's position).
+                let node = match self.anchors.get(&id) {
+                    Some((n, size)) => {
+                        let size = *size;
+                        let node = Node { pos, value: n.value.clone() };
+                        if !self.count(size, pos) {
+                            return;
+                        }
+                        node
+                    }
+                    None => Node { pos, value: NodeValue::Alias },
+                };
+                self.push_node(node);
+            }
+            Event::SequenceStart(anchor, _) => {
+                if self.count(1, pos) {
+                    self.stack.push(Partial::Seq(pos, anchor, Vec::new()));
+                }
+            }
+            Event::MappingStart(anchor, _) => {
+                if self.count(1, pos) {
+                    self.stack.push(Partial::Map(pos, anchor, Vec::new(), None));
+                }
+            }
             Event::SequenceEnd | Event::MappingEnd => {
-                let node = match self.stack.pop() {
-                    Some(Partial::Seq(p, items)) => Node { pos: p, value: NodeValue::Seq(items) },
-                    Some(Partial::Map(p, entries, _)) => Node { pos: p, value: NodeValue::Map(entries) },
+                let (node, anchor) = match self.stack.pop() {
+                    Some(Partial::Seq(p, a, items)) => (Node { pos: p, value: NodeValue::Seq(items) }, a),
+                    Some(Partial::Map(p, a, entries, _)) => (Node { pos: p, value: NodeValue::Map(entries) }, a),
                     None => return,
                 };
+                self.anchor(anchor, &node);
                 self.push_node(node);
             }
             Event::DocumentEnd => self.done = true,
@@ -209,6 +304,29 @@ mod tests {
         assert!(found);
         assert_eq!(pos, Pos { line: 5, col: 5 });
         assert_eq!(root.value_pos(&["stages", "a", "outs", "0"]), Some(Pos { line: 5, col: 12 }));
+    }
+
+    #[test]
+    fn alias_keys_resolve_to_their_anchor() {
+        let text = "vars:\n  n: &name second\nstages:\n  first: {}\n  *name : {}\n";
+        let root = parse(text).unwrap().unwrap();
+        let stages = root.get("stages").unwrap();
+        let (k, _) = stages.entry("second").expect("the alias key is the anchored name");
+        assert_eq!(k.pos, Pos { line: 5, col: 3 });
+        assert!(non_scalar_keys(&root).is_empty());
+        let root = parse("a: &l [1, 2]\nb: {*l : 1}\n").unwrap().unwrap();
+        assert_eq!(non_scalar_keys(&root), vec![Pos { line: 2, col: 5 }]);
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            text.push_str(&format!("a{i}: &a{i} [{}]\n", vec![format!("*a{}", i - 1); 10].join(", ")));
+        }
+        let (pos, msg) = parse(&text).unwrap_err();
+        assert!(msg.contains("more than"), "{msg}");
+        assert!(pos.line >= 5, "{pos:?}");
     }
 
     #[test]

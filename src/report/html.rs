@@ -1,9 +1,11 @@
 //! The report page: one self-contained HTML file (inline CSS, figures as data URIs or relative
 //! links, no network) rendered with minijinja under HTML auto-escaping, and the Markdown summary.
 //!
-//! The page carries a small inline script that records, on `<body>`, how many images it has and
-//! how many failed to load, and any script or console errors (`data-images`,
-//! `data-images-broken`, `data-errors`, `data-checked`) so a headless browser can check it.
+//! Every string that comes from data (pipeline, stage and method names, titles, captions, paths)
+//! is escaped for where it lands: HTML text and attributes by auto-escaping, URLs (`src`, `href`)
+//! by [`attr_url`], Markdown by [`escape_md`] / [`md_url`]. The page runs no script at all: its
+//! Content-Security-Policy allows only inline styles and images from data URIs or beside it.
+//! (The headless-browser test injects its own checking script into a copy.)
 
 use anyhow::{Context as _, Result};
 use minijinja::{AutoEscape, Environment};
@@ -58,34 +60,8 @@ const TEMPLATE: &str = r##"<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data: 'self' file:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy" content="{{ csp }}">
 <title>{{ page.title }}</title>
-<script>
-(function () {
-  var errors = [];
-  window.addEventListener('error', function (e) {
-    var t = e.target;
-    errors.push(String(e.message || (t && (t.currentSrc || t.src || t.href)) || 'resource error'));
-  }, true);
-  var original = console.error;
-  console.error = function () {
-    errors.push(Array.prototype.join.call(arguments, ' '));
-    return original.apply(console, arguments);
-  };
-  window.addEventListener('load', function () {
-    var images = document.images, broken = 0;
-    for (var i = 0; i < images.length; i++) {
-      if (!images[i].complete || images[i].naturalWidth === 0) { broken++; }
-    }
-    var b = document.body;
-    b.setAttribute('data-images', String(images.length));
-    b.setAttribute('data-images-broken', String(broken));
-    b.setAttribute('data-errors', String(errors.length));
-    b.setAttribute('data-error-text', errors.join(' | ').slice(0, 500));
-    b.setAttribute('data-checked', 'yes');
-  });
-})();
-</script>
 <style>
 body { font-family: "DejaVu Sans", Verdana, Arial, sans-serif; margin: 0 auto; max-width: 1200px; padding: 0 24px 48px; color: #222; line-height: 1.45; }
 h1 { font-size: 1.7em; margin: 24px 0 4px; }
@@ -134,8 +110,8 @@ nav ul { columns: 2; font-size: 0.92em; }
 {% for f in page.figures %}
 <figure id="{{ f.id }}">
 <h3>{{ f.title }}</h3>
-<img src="{{ f.src|safe }}" alt="{{ f.title }}">
-<figcaption>{{ f.caption }}{% if f.svg %} <a href="{{ f.svg }}">SVG</a>{% endif %}</figcaption>
+<img src="{{ f.src|url }}" alt="{{ f.title }}">
+<figcaption>{{ f.caption }}{% if f.svg %} <a href="{{ f.svg|url }}">SVG</a>{% endif %}</figcaption>
 </figure>
 {% endfor %}
 {% endif %}
@@ -151,7 +127,7 @@ nav ul { columns: 2; font-size: 0.92em; }
 {% for f in page.contact_sheets %}
 <figure id="{{ f.id }}">
 <h3>{{ f.title }}</h3>
-<img src="{{ f.src|safe }}" alt="{{ f.title }}">
+<img src="{{ f.src|url }}" alt="{{ f.title }}">
 <figcaption>{{ f.caption }}</figcaption>
 </figure>
 {% endfor %}
@@ -180,31 +156,85 @@ nav ul { columns: 2; font-size: 0.92em; }
 </html>
 "##;
 
+/// The page's Content-Security-Policy: nothing may run or load except inline styles and images
+/// that are data URIs or files beside the page; no script, no frames, no forms, no base URL.
+pub const CSP: &str = "default-src 'none'; img-src data: 'self' file:; style-src 'unsafe-inline'; \
+                       script-src 'none'; object-src 'none'; frame-src 'none'; base-uri 'none'; form-action 'none'";
+
+/// A URL for a `src`/`href` attribute, from data: a `data:image/…;base64,` URI is kept when it is
+/// well formed; anything else is treated as a relative path and percent-encoded (so it can
+/// neither close the attribute nor name a scheme such as `javascript:`).
+pub fn attr_url(url: &str) -> String {
+    if let Some(rest) = url.strip_prefix("data:image/") {
+        if rest.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=;,.-".contains(&b)) {
+            return url.to_string();
+        }
+    }
+    let mut out = String::with_capacity(url.len());
+    for b in url.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Renders the page.
 pub fn render(page: &ReportPage) -> Result<String> {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| AutoEscape::Html);
+    env.add_filter("url", |v: String| minijinja::Value::from_safe_string(attr_url(&v)));
     env.add_template("report.html", TEMPLATE).context("report template")?;
     let template = env.get_template("report.html").context("report template")?;
-    template.render(minijinja::context! { page => page }).context("rendering the report page")
+    template.render(minijinja::context! { page => page, csp => minijinja::Value::from_safe_string(CSP.to_string()) }).context("rendering the report page")
+}
+
+/// Text from data for Markdown prose: HTML is shown, not interpreted (escaped as in HTML), and
+/// Markdown's own markup characters are backslash-escaped.
+pub fn escape_md(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in super::tables::escape_html(text).chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '|' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    // `#` only matters at the start of a line (a heading); inside, it is part of `&#39;`.
+    if out.starts_with('#') {
+        out.insert(0, '\\');
+    }
+    out
+}
+
+/// A link target for Markdown (`![…](here)`): percent-encoded like [`attr_url`].
+pub fn md_url(url: &str) -> String {
+    attr_url(url)
 }
 
 /// The Markdown summary next to the page.
 pub fn summary_markdown(page: &ReportPage) -> String {
-    let mut md = format!("# {}\n\n", page.title);
-    md.push_str(&format!("Pipeline `{}`, report stage `{}`.\n\n", page.pipeline, page.stage));
+    let mut md = format!("# {}\n\n", escape_md(&page.title));
+    md.push_str(&format!("Pipeline {}, report stage {}.\n\n", escape_md(&page.pipeline), escape_md(&page.stage)));
     if page.synthetic {
         md.push_str("> **Synthetic data:** every measured number here comes from procedurally rendered images, not from the real datasets. Rows marked `published` are other authors' real-data numbers and are not comparable.\n\n");
     } else {
-        md.push_str(&format!("Measured on real data ({}).\n\n", page.sources.join(", ")));
+        let sources: Vec<String> = page.sources.iter().map(|s| escape_md(s)).collect();
+        md.push_str(&format!("Measured on real data ({}).\n\n", sources.join(", ")));
     }
     for t in page.headline.iter().chain(&page.tables) {
-        md.push_str(&format!("## {}\n\n{}\n\n{}\n", t.title, t.caption, t.markdown));
+        md.push_str(&format!("## {}\n\n{}\n\n{}\n", escape_md(&t.title), escape_md(&t.caption), t.markdown));
     }
     if !page.figures.is_empty() {
         md.push_str("## Figures\n\n");
         for f in &page.figures {
-            md.push_str(&format!("### {}\n\n![{}]({})\n\n{}\n\n", f.title, f.title, f.file, f.caption));
+            let title = escape_md(&f.title);
+            md.push_str(&format!("### {title}\n\n![{title}]({})\n\n{}\n\n", md_url(&f.file), escape_md(&f.caption)));
         }
     }
     md
@@ -269,6 +299,37 @@ mod tests {
             runs: vec![vec!["eval[<b>]".into()]],
             run_record: vec![],
         }
+    }
+
+    #[test]
+    fn urls_and_markdown_from_data_cannot_inject() {
+        let mut p = page();
+        p.figures = vec![FigureEntry {
+            id: "f".into(),
+            title: "<b>t</b>".into(),
+            caption: "c".into(),
+            src: "x\" onerror=\"alert(1)".into(),
+            svg: Some("javascript:alert(1)".into()),
+            file: "figures/a b).png".into(),
+        }];
+        p.contact_sheets = vec![FigureEntry {
+            id: "g".into(),
+            title: "ok".into(),
+            caption: "c".into(),
+            src: "data:image/png;base64,iVBORw0KGgo=".into(),
+            svg: None,
+            file: "x.png".into(),
+        }];
+        let html = render(&p).unwrap();
+        assert!(html.contains("<img src=\"x%22%20onerror%3D%22alert%281%29\""), "{html}");
+        assert!(html.contains("href=\"javascript%3Aalert%281%29\""), "{html}");
+        assert!(html.contains("<img src=\"data:image/png;base64,iVBORw0KGgo=\""), "a data URI is kept");
+        assert!(!html.contains("<script"), "no script in the page");
+        assert!(html.contains("script-src 'none'") && html.contains("default-src 'none'"), "{html}");
+        let md = summary_markdown(&p);
+        assert!(md.contains("# r &lt;script&gt;alert\\(1\\)&lt;/script&gt;"), "{md}");
+        assert!(md.contains("![&lt;b&gt;t&lt;/b&gt;](figures/a%20b%29.png)"), "{md}");
+        assert!(!md.contains("<script") && !md.contains("<b>"), "{md}");
     }
 
     #[test]

@@ -28,9 +28,15 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-/// Escapes a Markdown table cell.
+/// Escapes a Markdown table cell: a name from data (a method, a stage) may hold HTML, which a
+/// Markdown renderer would interpret; it is shown as text.
 fn escape_markdown(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('|', "\\|").replace('\n', " ")
+    text.replace('\\', "\\\\")
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace('\n', " ")
 }
 
 /// p-values keep three significant digits; small ones go scientific.
@@ -170,7 +176,7 @@ mod tests {
         assert_eq!(lines[0], "| method | kind | mean_accuracy_pct | p_value |");
         assert_eq!(lines[1], "|---|---|---:|---:|");
         assert_eq!(lines[2], "| Moon | published | 90.94 | 4.32e-4 |");
-        assert_eq!(lines[3], "| <awmt> | measured (synthetic data) | – | 0.500 |");
+        assert_eq!(lines[3], "| &lt;awmt&gt; | measured (synthetic data) | – | 0.500 |", "HTML in a name is shown, not rendered");
     }
 
     #[test]

@@ -5,8 +5,14 @@
 //! `outs` makes this stage depend on that one), `outs` (files or directories it writes, relative to
 //! the work directory; they are captured into the cache and restored when the stage is cached),
 //! `params` (a map exported as `AWMT_PARAM_<NAME>` and part of the cache key), `wdir`.
-//! Declared outputs are removed before the command runs, so a stale file is never captured; an
-//! output the command did not produce fails the stage.
+//! Declared outputs are removed before the command runs, so a stale file is never captured (the
+//! executor first checks that awmt created them: it never deletes a user's file); an output the
+//! command did not produce fails the stage. Outputs are reached only through paths that stay
+//! inside the work directory (a symbolic link leading out of it is refused).
+//!
+//! The command runs under `awmt __supervise` (see `supervise`): its whole process tree dies with
+//! the run, and whatever it leaves running in the background is stopped when it exits, before its
+//! outputs are captured.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -16,6 +22,7 @@ use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
 
 use super::{canonical_params, InputSlot, ParamError, StageContext, StageKind};
+use crate::supervise;
 use crate::util::children;
 
 pub struct Command;
@@ -76,15 +83,29 @@ impl StageKind for Command {
     }
     fn run(&self, ctx: &StageContext) -> Result<()> {
         let p: Params = ctx.params()?;
+        let mut outs = Vec::with_capacity(p.outs.len());
         for out in &p.outs {
-            remove_path(&ctx.work_dir.join(out))?;
+            outs.push(crate::util::confined(&ctx.work_dir, out).with_context(|| format!("output `{out}`"))?);
+        }
+        for abs in &outs {
+            remove_path(abs)?;
         }
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&ctx.log)
             .with_context(|| format!("opening the stage log {}", ctx.log.display()))?;
-        let mut command = std::process::Command::new("sh");
+        // The supervisor's lock lives in the attempt directory (the parent of `out_dir`), where
+        // the next run looks for processes of a killed one.
+        let supervisor = supervise::supervisor_exe().zip(ctx.out_dir.parent().map(|d| d.join(supervise::LOCK_FILE)));
+        let mut command = match &supervisor {
+            Some((exe, lock)) => {
+                let mut c = std::process::Command::new(exe);
+                c.arg(supervise::ARG).arg(lock).arg("--").arg("sh");
+                c
+            }
+            None => std::process::Command::new("sh"),
+        };
         command
             .arg("-c")
             .arg(&p.cmd)
@@ -96,11 +117,17 @@ impl StageKind for Command {
         for (k, v) in &p.params {
             command.env(param_env_name(k), param_text(v));
         }
-        // SAFETY: prctl in the child before exec: the shell dies with the run (e.g. on SIGKILL)
-        // instead of writing into the workspace behind the next run's back.
+        // SAFETY: prctl and getppid in the child before exec. The supervisor is told when this
+        // thread (and so the run) dies, e.g. on SIGKILL, and stops the whole tree; without one,
+        // the shell is killed. Should the run have died before prctl took effect, give up.
+        let death_signal = if supervisor.is_some() { supervise::PARENT_DEATH_SIGNAL } else { libc::SIGKILL };
+        let parent = std::process::id() as i32;
         unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            command.pre_exec(move || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, death_signal);
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                }
                 Ok(())
             });
         }
@@ -116,12 +143,11 @@ impl StageKind for Command {
                 None => bail!("command was killed by a signal: {}", p.cmd),
             }
         }
-        for out in &p.outs {
-            let src = ctx.work_dir.join(out);
+        for (out, src) in p.outs.iter().zip(&outs) {
             if !src.exists() {
                 bail!("the command did not produce its declared output `{out}` (in {})", ctx.work_dir.display());
             }
-            copy_tree(&src, &ctx.out_dir.join(out))?;
+            copy_tree(src, &ctx.out_dir.join(out))?;
         }
         Ok(())
     }

@@ -84,3 +84,47 @@ pub fn touch(path: &Path) {
     let f = std::fs::File::options().write(true).open(path).unwrap();
     f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5)).unwrap();
 }
+
+/// Processes (other than this one) whose working directory is `dir` or inside it: what a command
+/// stage started there. Read from `/proc/<pid>/cwd`.
+pub fn processes_in(dir: &Path) -> Vec<i32> {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let me = std::process::id() as i32;
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        if pid == me {
+            continue;
+        }
+        // Zombies keep no working directory; they are gone for all purposes here.
+        if std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|c| c.starts_with(&dir)) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Kills, by pid, every process still working inside a directory when dropped — so a test stops
+/// what it started even when it fails.
+pub struct StopProcessesIn(pub PathBuf);
+
+impl Drop for StopProcessesIn {
+    fn drop(&mut self) {
+        for pid in processes_in(&self.0) {
+            // SAFETY: kill(2) on a process running inside this test's own scratch directory.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+/// Waits up to `secs` for `cond`; returns whether it came true.
+pub fn eventually(secs: f64, mut cond: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed().as_secs_f64() < secs {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    cond()
+}
