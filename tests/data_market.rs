@@ -87,7 +87,7 @@ fn duke_anomalies_are_masked_not_fatal() {
     assert_eq!(masked, ["0370", "0679"]);
     let down = PedFormat::Duke.task_defs().iter().position(|d| d.name() == "downcolor").unwrap();
     let several = ann.test.iter().filter(|l| l.marked[down].as_ref().unwrap().len() > 1).count();
-    // docs/DATASETS.md says 24; the independent scipy reading (duke_eval_labels.json) has 23.
+    // A hand count in the dataset notes said 24; the independent scipy reading (duke_eval_labels.json) has 23.
     assert_eq!(several, 23, "Duke test identities with 2–3 lower colours");
     assert!(ann.test.iter().filter(|l| l.marked[down].as_ref().unwrap().len() > 1).all(|l| l.labels[down].is_none()));
 }

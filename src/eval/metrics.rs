@@ -1,7 +1,7 @@
 //! Per-attribute metrics (accuracy, balanced accuracy) and example-based metrics (accuracy,
 //! precision, recall, F1) computed from scored prediction rows.
 //!
-//! Definitions (see ../shared/docs/DATASETS.md, "Metrics"):
+//! Definitions (the datasets' official protocols; the evaluate stage in docs/STAGES.md):
 //! - **accuracy** of a task: correct / scored rows of that task. Masked rows are not scored; a
 //!   colour task's unmarked rows are scored and never correct (see `colour`).
 //! - **balanced accuracy** of a task: the mean, over the classes that occur in the truth, of the

@@ -2,7 +2,7 @@
 # Starts a real one-node Slurm cluster on 127.0.0.1 for the tests: munged, slurmctld and slurmd as
 # plain background daemons (no systemd), with this machine's real CPU count and memory. Installs
 # Debian's slurmctld, slurmd, slurm-client and munge when missing. Needs root. Idempotent.
-# Facts behind each step: ../shared/docs/SLURM.md.
+# Each step says why beside it; README.md ("Slurm") says how the tests use the cluster.
 set -euo pipefail
 
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null || ! command -v munged >/dev/null; then
