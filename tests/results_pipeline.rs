@@ -584,11 +584,11 @@ fn evaluate_compare_plot_report_end_to_end() {
     assert!(!html.contains(&b.root.path().display().to_string()), "no absolute paths in the page");
     let md = std::fs::read_to_string(b.report.join("summary.md")).unwrap();
     assert!(md.contains("**Synthetic data:**") && md.contains("| AWMT (paper) | published | 91.80 |"));
-    assert!(md.starts_with("# awmt results &lt;test&gt; &amp; checks\n") && !md.contains("<test>"), "the summary escapes it too");
-    assert!(!html.contains("<script"), "the page runs no script (its CSP forbids it)");
     for stem in &stems {
         assert!(b.report.join(format!("figures/{stem}.png")).exists());
     }
+    assert!(md.starts_with("# awmt results &lt;test&gt; &amp; checks\n") && !md.contains("<test>"), "the summary escapes it too");
+    assert!(!html.contains("<script"), "the page runs no script (its CSP forbids it)");
 }
 
 #[test]
