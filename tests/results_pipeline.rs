@@ -657,6 +657,8 @@ fn evaluate_compare_plot_report_end_to_end() {
     for stem in &stems {
         assert!(b.report.join(format!("figures/{stem}.png")).exists());
     }
+    assert!(md.starts_with("# awmt results &lt;test&gt; &amp; checks\n") && !md.contains("<test>"), "the summary escapes it too");
+    assert!(!html.contains("<script"), "the page runs no script (its CSP forbids it)");
 }
 
 #[test]

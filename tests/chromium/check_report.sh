@@ -45,9 +45,11 @@ here="$(cd "$(dirname "$0")" && pwd)"
 original="file://$(realpath "$report")"
 timeout 180 "$bin" "${flags[@]}" --dump-dom "$original" >"$out/original_dom.html" 2>"$out/original.log" ||
   { echo "chromium --dump-dom failed, see $out/original.log" >&2; exit 1; }
-if grep -q "Refused to" "$out/original.log"; then
+# Chromium words it "... violates the following Content Security Policy directive" (older
+# versions: "Refused to ...").
+if grep -Eq "Content Security Policy|Refused to" "$out/original.log"; then
   echo "the report's Content-Security-Policy blocked something it needs:" >&2
-  grep "Refused to" "$out/original.log" >&2
+  grep -E "Content Security Policy|Refused to" "$out/original.log" >&2
   exit 1
 fi
 checked="$(dirname "$(realpath "$report")")/.awmt-check-$(basename "$report")"
