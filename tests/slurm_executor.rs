@@ -49,6 +49,26 @@ stages:
     resources: {cpus: 1}
 "#;
 
+/// Whether the daemon whose pid file this is runs now.
+fn daemon_running(pid_file: &str) -> bool {
+    std::fs::read_to_string(pid_file).ok().and_then(|t| t.trim().parse::<u32>().ok()).is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+}
+
+/// Stops (tests/slurm/down.sh: by the daemons' pid files) the cluster this test started, when the
+/// test ends, passed or failed; a cluster that was already running is left as it was.
+struct ClusterGuard {
+    started_here: bool,
+}
+
+impl Drop for ClusterGuard {
+    fn drop(&mut self) {
+        if self.started_here {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slurm/down.sh");
+            let _ = Command::new("bash").arg(&script).status();
+        }
+    }
+}
+
 fn cluster_up() -> Result<(), String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slurm/up.sh");
     let out = Command::new("bash").arg(&script).output().map_err(|e| e.to_string())?;
@@ -105,6 +125,8 @@ fn our_jobs() -> Vec<String> {
 
 #[test]
 fn slurm_executor_matches_local() {
+    let was_running = daemon_running("/run/slurm/slurmctld.pid") || daemon_running("/run/slurm/slurmd.pid");
+    let _guard = ClusterGuard { started_here: !was_running };
     if let Err(why) = cluster_up() {
         eprintln!("SKIPPED slurm_executor_matches_local: a Slurm cluster could not be started here:\n{why}");
         return;
