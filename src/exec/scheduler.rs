@@ -192,7 +192,6 @@ pub fn run(
                     moved = true;
                     continue;
                 }
-                // Resources: always let one stage run, however large its request.
                 // Resources: always let one stage run, however large its request. Stages handed
                 // to a cluster count only against --jobs: the cluster schedules its own slots.
                 let res = stage.resources;
