@@ -5,6 +5,7 @@
 //! kind), and the domain code the kinds call: `data`, `model`, `train`, `eval`, `report`.
 //! `util` and `supervise` (the parent process of a command stage's tree) know none of them.
 
+pub mod broken_pipe;
 pub mod cache;
 pub mod data;
 pub mod eval;

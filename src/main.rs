@@ -165,6 +165,7 @@ fn main() -> ExitCode {
         let code = awmt::supervise::main(&args[2..]);
         return ExitCode::from(code.clamp(0, 255) as u8);
     }
+    awmt::broken_pipe::exit_quietly_on_closed_stdout();
     let cli = Cli::parse();
     match dispatch(cli.command) {
         Ok(code) => code,

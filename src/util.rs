@@ -16,44 +16,6 @@ pub fn yaml_scalar_text(v: &serde_yaml::Value) -> String {
     }
 }
 
-/// JSON with object keys sorted at every level and no insignificant whitespace: the same value
-/// always gives the same bytes, whatever order its maps were built in.
-pub fn canonical_json(v: &serde_json::Value) -> String {
-    let mut out = String::new();
-    write_canonical(v, &mut out);
-    out
-}
-
-fn write_canonical(v: &serde_json::Value, out: &mut String) {
-    match v {
-        serde_json::Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&serde_json::to_string(k).unwrap_or_default());
-                out.push(':');
-                write_canonical(&m[*k], out);
-            }
-            out.push('}');
-        }
-        serde_json::Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&serde_json::to_string(other).unwrap_or_default()),
-    }
-}
-
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, with
 /// an fsync, so readers see the old content or the new, never a torn file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -153,12 +115,6 @@ mod tests {
         assert!(e.contains("`out_link` is a symbolic link to"), "{e}");
         assert!(confined(root.path(), "out_link").is_err(), "the link itself as an output");
         assert!(confined(root.path(), "dangling").unwrap_err().to_string().contains("dangling"));
-    }
-
-    #[test]
-    fn canonical_json_sorts_keys() {
-        let a: serde_json::Value = serde_json::from_str(r#"{"b":1,"a":{"d":[1,2],"c":null}}"#).unwrap();
-        assert_eq!(canonical_json(&a), r#"{"a":{"c":null,"d":[1,2]},"b":1}"#);
     }
 }
 

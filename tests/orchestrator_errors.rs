@@ -281,3 +281,29 @@ fn nested_environment_defaults_are_resolved() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("p.yaml:2:10") && err.contains("`AWMT_TEST_B` is not set"), "{err}");
 }
+
+/// `awmt status FILE | head -1`: the reader closes the pipe after one line; awmt ends quietly
+/// with status 0 (it used to panic: "failed printing to stdout: Broken pipe", exit 101).
+#[test]
+fn closed_stdout_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    let p = Project::new();
+    let mut yaml = String::from("stages:\n");
+    for i in 0..3000 {
+        yaml.push_str(&format!("  s{i}:\n    kind: command\n    cmd: echo {i} > o{i}.txt\n    outs: [o{i}.txt]\n"));
+    }
+    p.write("many.yaml", &yaml);
+    let mut child = p
+        .command(&["status", "many.yaml"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap(); // dropped: pipe closed
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(first.contains("s0"), "{first}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+}

@@ -33,26 +33,11 @@ fn context(
     with: serde_json::Value,
     inputs: Vec<(&str, Vec<InputItem>)>,
 ) -> StageContext {
-    let params = find(kind).unwrap().check_params(&with).unwrap_or_else(|e| panic!("{stage}: {}", e.message));
-    let out_dir = root.join("out").join(stage);
-    std::fs::create_dir_all(&out_dir).unwrap();
-    StageContext {
-        stage: stage.to_string(),
-        pipeline: "results-e2e".to_string(),
-        kind: kind.to_string(),
-        params,
-        inputs: inputs.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<BTreeMap<_, _>>(),
-        out_dir,
-        scratch_dir: root.join("scratch").join(stage),
-        work_dir: root.to_path_buf(),
-        threads: 1,
-        gpus: 0,
-        log: root.join("logs").join(format!("{stage}.log")),
-    }
+    StageContext::standalone(kind, stage, &with, inputs, &root.join("out").join(stage)).unwrap_or_else(|e| panic!("{stage}: {e:#}"))
 }
 
 fn run(ctx: &StageContext) -> PathBuf {
-    find(&ctx.kind).unwrap().run(ctx).unwrap_or_else(|e| panic!("stage {}: {e:#}", ctx.stage));
+    ctx.run_standalone().unwrap_or_else(|e| panic!("stage {}: {e:#}", ctx.stage));
     ctx.out_dir.clone()
 }
 

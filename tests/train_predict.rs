@@ -26,23 +26,8 @@ fn stage_run_then_predict() {
     assert_eq!(bad.path, vec!["weighting"]);
 
     let out = tmp.path().join("out");
-    std::fs::create_dir_all(&out).unwrap();
-    let mut inputs = BTreeMap::new();
-    inputs.insert("data".to_string(), vec![InputItem { path: data.clone(), stage: Some("prep".into()) }]);
-    let ctx = StageContext {
-        stage: "awmt".into(),
-        pipeline: "test".into(),
-        kind: "train".into(),
-        params,
-        inputs,
-        out_dir: out.clone(),
-        scratch_dir: tmp.path().join("scratch"),
-        work_dir: tmp.path().to_path_buf(),
-        threads: 1,
-        gpus: 0,
-        log: tmp.path().join("train.log"),
-    };
-    kind.run(&ctx).unwrap();
+    let inputs = vec![("data", vec![InputItem { path: data.clone(), stage: Some("prep".into()) }])];
+    StageContext::standalone("train", "awmt", &params, inputs, &out).unwrap().run_standalone().unwrap();
 
     let rows = predict(&out, &data, "test", 0.0, 1).unwrap();
     assert_eq!(rows.len(), 13 * 4);

@@ -19,29 +19,12 @@ fn read(file: &Path) -> BTreeMap<String, tch::Tensor> {
 
 /// Runs a `train` stage through the StageKind interface.
 fn run_train_stage(tmp: &Path, name: &str, with: serde_json::Value, data: &Path, pretrained: Option<&Path>) -> std::path::PathBuf {
-    let kind = awmt::stages::find("train").unwrap();
-    let params = kind.check_params(&with).unwrap_or_else(|e| panic!("{:?}: {}", e.path, e.message));
     let out = tmp.join(name);
-    std::fs::create_dir_all(&out).unwrap();
-    let mut inputs = BTreeMap::new();
-    inputs.insert("data".to_string(), vec![InputItem { path: data.to_path_buf(), stage: Some("prep".into()) }]);
+    let mut inputs = vec![("data", vec![InputItem { path: data.to_path_buf(), stage: Some("prep".into()) }])];
     if let Some(p) = pretrained {
-        inputs.insert("pretrained".to_string(), vec![InputItem { path: p.to_path_buf(), stage: Some("pretext".into()) }]);
+        inputs.push(("pretrained", vec![InputItem { path: p.to_path_buf(), stage: Some("pretext".into()) }]));
     }
-    let ctx = StageContext {
-        stage: name.into(),
-        pipeline: "test".into(),
-        kind: "train".into(),
-        params,
-        inputs,
-        out_dir: out.clone(),
-        scratch_dir: tmp.join(format!("{name}-scratch")),
-        work_dir: tmp.to_path_buf(),
-        threads: 1,
-        gpus: 0,
-        log: tmp.join(format!("{name}.log")),
-    };
-    kind.run(&ctx).unwrap();
+    StageContext::standalone("train", name, &with, inputs, &out).unwrap().run_standalone().unwrap();
     out
 }
 

@@ -107,3 +107,39 @@ fn a_diverging_run_stops_naming_iteration_and_task() {
     let msg = format!("{err:#}");
     assert!(msg.contains("iteration ") && (msg.contains("task `") || msg.contains("objective")), "{msg}");
 }
+
+/// `val_every: 7` skips the validation forward pass at other iterations but draws the same
+/// training batches: the trained weights and training losses equal those of `val_every: 1`, and
+/// `val_loss` is logged only at iterations 1, 7, 14, … (empty in the CSV).
+#[test]
+fn val_every_skips_only_the_validation_forward() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    train_support::write_prepared(&data, 16, [80, 40, 10], 23);
+    let run = |val_every: u64| {
+        let cfg = train_support::small_config(serde_json::json!({"iterations": 30, "lr": 0.02, "val_every": val_every}));
+        let out = tmp.path().join(format!("out{val_every}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let opts = RunOptions { threads: 1, gpus: 0, stop_after: None };
+        let scratch = tmp.path().join(format!("s{val_every}"));
+        train(&cfg, &RunPaths { data: &data, pretrained: None, out: &out, scratch: &scratch }, &opts).unwrap();
+        out
+    };
+    let (every, sparse) = (run(1), run(7));
+    let read = |p: &std::path::Path| std::fs::read(p).unwrap();
+    assert!(read(&every.join("model.safetensors")) == read(&sparse.join("model.safetensors")), "weights differ");
+    let rows = |dir: &std::path::Path| -> Vec<Vec<String>> {
+        std::fs::read_to_string(dir.join("train_log.csv")).unwrap().lines().skip(1).map(|l| l.split(',').map(String::from).collect()).collect()
+    };
+    let (a, b) = (rows(&every), rows(&sparse));
+    assert_eq!(a.len(), b.len());
+    for (ra, rb) in a.iter().zip(&b) {
+        let t: u64 = ra[0].parse().unwrap();
+        assert_eq!((&ra[0], &ra[1], &ra[2], &ra[4]), (&rb[0], &rb[1], &rb[2], &rb[4]), "iteration {t}");
+        if t == 1 || t % 7 == 0 {
+            assert_eq!(ra[3], rb[3], "iteration {t}: the measured validation loss differs");
+        } else {
+            assert_eq!(rb[3], "", "iteration {t}: a validation loss was logged without a validation batch");
+        }
+    }
+}

@@ -39,6 +39,44 @@ use serde::{Deserialize, Serialize};
 /// Version of the key encoding above.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// JSON with object keys sorted at every level and no insignificant whitespace: the same value
+/// always gives the same bytes, whatever order its maps were built in.
+pub fn canonical_json(v: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+fn write_canonical(v: &serde_json::Value, out: &mut String) {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::to_string(k).unwrap_or_default());
+                out.push(':');
+                write_canonical(&m[*k], out);
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&serde_json::to_string(other).unwrap_or_default()),
+    }
+}
+
 /// One input item's contribution to the key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyInput {
@@ -65,7 +103,7 @@ impl KeyParts {
             "awmt-stage-key\nformat {FORMAT_VERSION}\nkind {} {}\nparams {}\n",
             self.kind,
             self.kind_version,
-            crate::util::canonical_json(&self.params)
+            canonical_json(&self.params)
         );
         for i in &self.inputs {
             s.push_str(&format!("input {} {} {}\n", i.slot, i.name.replace('\n', " "), i.digest));
@@ -141,6 +179,12 @@ fn short(v: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys() {
+        let a: serde_json::Value = serde_json::from_str(r#"{"b":1,"a":{"d":[1,2],"c":null}}"#).unwrap();
+        assert_eq!(canonical_json(&a), r#"{"a":{"c":null,"d":[1,2]},"b":1}"#);
+    }
 
     fn parts(lr: f64, digest: &str) -> KeyParts {
         KeyParts {

@@ -1,7 +1,7 @@
 //! From pipeline text to concrete stages: parse, check keys and types, interpolate, apply
 //! `extends` and `foreach`, check each kind's parameters, resolve inputs, build the DAG.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde_yaml::{Mapping, Value};
@@ -12,16 +12,6 @@ use super::spec::{RawPipeline, RawStage, RESOURCE_KEYS, SLURM_KEYS, STAGE_KEYS, 
 use super::yaml::{self, Node};
 use super::{dag::Dag, join_lexical, normalize_relative, Input, Pipeline, Stage};
 use crate::stages::{self, Resources, StageKind};
-
-/// The 40 CelebA attributes in the official order, as the built-in variable `celeba_attributes`.
-pub const CELEBA_ATTRIBUTES: [&str; 40] = [
-    "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips", "Big_Nose",
-    "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows", "Chubby", "Double_Chin", "Eyeglasses",
-    "Goatee", "Gray_Hair", "Heavy_Makeup", "High_Cheekbones", "Male", "Mouth_Slightly_Open", "Mustache",
-    "Narrow_Eyes", "No_Beard", "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline", "Rosy_Cheeks",
-    "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings", "Wearing_Hat", "Wearing_Lipstick",
-    "Wearing_Necklace", "Wearing_Necktie", "Young",
-];
 
 struct Ctx<'a> {
     file: &'a Path,
@@ -192,7 +182,7 @@ pub fn load(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Pipelin
     let mut builtins: BTreeMap<String, Value> = BTreeMap::new();
     builtins.insert(
         "celeba_attributes".into(),
-        Value::Sequence(CELEBA_ATTRIBUTES.iter().map(|s| Value::from(*s)).collect()),
+        Value::Sequence(crate::data::celeba::ATTRIBUTES.iter().map(|s| Value::from(*s)).collect()),
     );
     let mut vars: BTreeMap<String, Value> = BTreeMap::new();
     for (k, v) in &raw.vars {
@@ -307,17 +297,14 @@ pub fn load(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Pipelin
         }
     }
     // Duplicate expanded names (e.g. a foreach over repeated values).
-    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     let mut dup_diags = Vec::new();
-    for (i, s) in stages.iter().enumerate() {
-        if let Some(&first) = seen.get(s.name.as_str()) {
-            let _ = first;
+    for s in &stages {
+        if !seen.insert(&s.name) {
             dup_diags.push(
                 cx.diag(s.pos, format!("stage name `{}` occurs twice after `foreach` expansion", s.name))
                     .with_help("give each foreach value a distinct name (use a map: `name: value`)"),
             );
-        } else {
-            seen.insert(&s.name, i);
         }
     }
     cx.diags.extend(dup_diags);

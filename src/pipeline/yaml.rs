@@ -46,8 +46,8 @@ impl Node {
         }
     }
 
-    /// Follows a path of mapping keys (or sequence indices); returns the deepest node found and
-    /// whether the whole path was found. With `key_pos`, the last step yields the key's position.
+    /// Follows a path of mapping keys (or sequence indices); returns the position of the deepest
+    /// node found (for the last step, its key's) and whether the whole path was found.
     pub fn locate(&self, path: &[&str]) -> (Pos, bool) {
         let mut node = self;
         let mut pos = self.pos;

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use anyhow::{anyhow, Context as _, Result};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -34,6 +35,40 @@ pub trait Figure {
     /// Width and height in pixels.
     fn size(&self) -> (u32, u32);
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>;
+}
+
+type RowChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A chart with one row per name, top down (row i spans y ∈ [n−i−1, n−i]), room on the left for
+/// the names (drawn by [`draw_row_names`]) and an x axis below.
+fn row_chart<'a, DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    names: &[String],
+    margin_right: i32,
+    x: std::ops::Range<f64>,
+) -> Result<RowChart<'a, DB>> {
+    let n = names.len().max(1) as f64;
+    let label_w = names.iter().map(|c| text_width(c, TEXT_SIZE)).max().unwrap_or(40) + 18;
+    ChartBuilder::on(area)
+        .margin_left(MARGIN)
+        .margin_right(margin_right)
+        .margin_top(6)
+        .margin_bottom(MARGIN)
+        .x_label_area_size(X_AXIS_AREA)
+        .y_label_area_size(label_w)
+        .build_cartesian_2d(x, 0f64..n)
+        .map_err(de)
+}
+
+/// Each row's name, right-aligned just left of the plotting area (whose left edge is `x_left`).
+fn draw_row_names<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &RowChart<'_, DB>, names: &[String], x_left: f64) -> Result<()> {
+    let n = names.len().max(1) as f64;
+    let style = font(TEXT_SIZE).color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
+    for (i, name) in names.iter().enumerate() {
+        let (px, py) = chart.backend_coord(&(x_left, n - i as f64 - 0.5));
+        root.draw_text(name, &style, (px - 8, py)).map_err(de)?;
+    }
+    Ok(())
 }
 
 fn de<E: std::fmt::Display>(e: E) -> anyhow::Error {
@@ -248,16 +283,7 @@ impl Figure for GroupedBars {
         let n = self.categories.len().max(1) as f64;
         let max = self.series.iter().flat_map(|s| s.values.iter().flatten()).fold(0.0f64, |a, &b| a.max(b));
         let x_max = if max > 0.0 { max * 1.08 } else { 1.0 };
-        let label_w = self.categories.iter().map(|c| text_width(c, TEXT_SIZE)).max().unwrap_or(40) + 18;
-        let mut chart = ChartBuilder::on(&area)
-            .margin_left(MARGIN)
-            .margin_right(MARGIN + 14)
-            .margin_top(6)
-            .margin_bottom(MARGIN)
-            .x_label_area_size(X_AXIS_AREA)
-            .y_label_area_size(label_w)
-            .build_cartesian_2d(0f64..x_max, 0f64..n)
-            .map_err(de)?;
+        let mut chart = row_chart(&area, &self.categories, MARGIN + 14, 0f64..x_max)?;
         // Light stripes behind every other group make long charts easy to follow.
         chart
             .draw_series((0..self.categories.len()).filter(|i| i % 2 == 1).map(|i| {
@@ -294,11 +320,7 @@ impl Figure for GroupedBars {
                     .map_err(de)?;
             }
         }
-        let style = font(TEXT_SIZE).color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
-        for (i, name) in self.categories.iter().enumerate() {
-            let (px, py) = chart.backend_coord(&(0.0, n - i as f64 - 0.5));
-            root.draw_text(name, &style, (px - 8, py)).map_err(de)?;
-        }
+        draw_row_names(root, &chart, &self.categories, 0.0)?;
         Ok(())
     }
 }
@@ -566,16 +588,7 @@ impl Figure for Heatmap {
             x1 = x0 + 1.0;
         }
         let (lo, hi) = self.bounds();
-        let label_w = self.rows.iter().map(|c| text_width(c, TEXT_SIZE)).max().unwrap_or(40) + 18;
-        let mut chart = ChartBuilder::on(&chart_area)
-            .margin_left(MARGIN)
-            .margin_right(10)
-            .margin_top(6)
-            .margin_bottom(MARGIN)
-            .x_label_area_size(X_AXIS_AREA)
-            .y_label_area_size(label_w)
-            .build_cartesian_2d(x0..x1, 0f64..n)
-            .map_err(de)?;
+        let mut chart = row_chart(&chart_area, &self.rows, 10, x0..x1)?;
         chart
             .configure_mesh()
             .disable_mesh()
@@ -598,11 +611,7 @@ impl Figure for Heatmap {
                 }))
                 .map_err(de)?;
         }
-        let style = font(TEXT_SIZE).color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
-        for (i, name) in self.rows.iter().enumerate() {
-            let (px, py) = chart.backend_coord(&(x0, n - i as f64 - 0.5));
-            root.draw_text(name, &style, (px - 8, py)).map_err(de)?;
-        }
+        draw_row_names(root, &chart, &self.rows, x0)?;
         // Colour bar with its scale.
         let (_, bh) = bar_area.dim_in_pixel();
         let (top, bottom) = (16, bh as i32 - X_AXIS_AREA - MARGIN);

@@ -61,6 +61,32 @@ pub struct StageContext {
 }
 
 impl StageContext {
+    /// A context for running one stage outside a pipeline (tests, benchmarks): `with:` checked by
+    /// the kind, outputs in `out_dir` (created), scratch and log beside it, one thread, no GPU.
+    pub fn standalone(kind: &str, stage: &str, with: &serde_json::Value, inputs: Vec<(&str, Vec<InputItem>)>, out_dir: &Path) -> Result<StageContext> {
+        let k = find(kind).with_context(|| format!("no stage kind `{kind}`"))?;
+        let params = k.check_params(with).map_err(|e| anyhow::anyhow!("{kind} `with:` {:?}: {}", e.path, e.message))?;
+        std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+        Ok(StageContext {
+            stage: stage.to_string(),
+            pipeline: "standalone".into(),
+            kind: kind.to_string(),
+            params,
+            inputs: inputs.into_iter().map(|(slot, items)| (slot.to_string(), items)).collect(),
+            out_dir: out_dir.to_path_buf(),
+            scratch_dir: out_dir.with_extension("scratch"),
+            work_dir: out_dir.parent().unwrap_or(out_dir).to_path_buf(),
+            threads: 1,
+            gpus: 0,
+            log: out_dir.with_extension("log"),
+        })
+    }
+
+    /// Runs this context's kind (see [`StageContext::standalone`]).
+    pub fn run_standalone(&self) -> Result<()> {
+        find(&self.kind).with_context(|| format!("no stage kind `{}`", self.kind))?.run(self)
+    }
+
     /// All items of an input slot (empty when the slot was not given).
     pub fn inputs(&self, name: &str) -> &[InputItem] {
         self.inputs.get(name).map(|v| v.as_slice()).unwrap_or(&[])

@@ -26,11 +26,9 @@
 //! (`[{"stem", "kind", "title", "caption"}]`, in drawing order) for the report.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::Path;
 
-use anyhow::{bail, Context as _, Result};
-use polars::prelude::{DataFrame, DataType, ParquetReader, SerReader};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
 use super::{canonical_params, InputItem, InputSlot, ParamError, StageContext, StageKind};
@@ -38,6 +36,7 @@ use crate::data::tasks::{LabelTable, TaskSet, TaskType};
 use crate::report::figures::{self, BarSeries, Curve, GroupedBars, LineChart, ShareBar, StackedShares};
 use crate::report::files::{read_per_attribute_long, CompareSummary, FigureInfo};
 use crate::report::tables::PUBLISHED;
+use crate::train::files::read_log;
 
 pub struct Plot;
 
@@ -102,25 +101,6 @@ fn unique_stem(used: &mut Vec<String>, base: &str) -> String {
     }
     used.push(stem.clone());
     stem
-}
-
-fn read_parquet(path: &Path) -> Result<DataFrame> {
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    ParquetReader::new(file).finish().with_context(|| format!("reading {}", path.display()))
-}
-
-fn strings(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Option<String>>> {
-    let col = df.column(name).with_context(|| format!("{}: no column `{name}`", path.display()))?;
-    let col =
-        col.cast(&DataType::String).with_context(|| format!("{}: column `{name}` is not text", path.display()))?;
-    Ok(col.str()?.iter().map(|v| v.map(str::to_string)).collect())
-}
-
-fn floats(df: &DataFrame, path: &Path, name: &str) -> Result<Vec<Option<f64>>> {
-    let col = df.column(name).with_context(|| format!("{}: no column `{name}`", path.display()))?;
-    let col =
-        col.cast(&DataType::Float64).with_context(|| format!("{}: column `{name}` is not numeric", path.display()))?;
-    Ok(col.f64()?.iter().collect())
 }
 
 /// Error figures from one compare output.
@@ -206,26 +186,17 @@ struct TrainLog {
 }
 
 fn read_train_log(item: &InputItem) -> Result<TrainLog> {
-    let path = item.path.join("train_log.parquet");
-    let df = read_parquet(&path).with_context(|| "is this input a `train` stage?".to_string())?;
-    let iteration = floats(&df, &path, "iteration")?;
-    let task = strings(&df, &path, "task")?;
-    let val = floats(&df, &path, "val_loss")?;
-    let lambda = floats(&df, &path, "lambda")?;
     let mut tasks: Vec<String> = Vec::new();
     let mut rows: BTreeMap<i64, Vec<(usize, Option<f64>, Option<f64>)>> = BTreeMap::new();
-    for r in 0..df.height() {
-        let (Some(it), Some(t)) = (iteration[r], &task[r]) else {
-            bail!("{}: row {}: empty `iteration` or `task`; re-run the train stage", path.display(), r + 1);
-        };
-        let ti = match tasks.iter().position(|x| x == t) {
+    for row in read_log(&item.path)? {
+        let ti = match tasks.iter().position(|x| *x == row.task) {
             Some(i) => i,
             None => {
-                tasks.push(t.clone());
+                tasks.push(row.task.clone());
                 tasks.len() - 1
             }
         };
-        rows.entry(it as i64).or_default().push((ti, val[r], lambda[r]));
+        rows.entry(row.iteration).or_default().push((ti, row.val_loss, row.lambda));
     }
     let label = item
         .stage

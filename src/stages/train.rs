@@ -34,6 +34,9 @@
 //! - `iterations`: 130000; `lr`: 1e-4; `milestones`: [70000, 100000, 120000]; `gamma`: 0.1 (lr of
 //!   iteration t is lr·γ^|{m : t > m}|); `momentum`: 0.9; `weight_decay`: 5e-4.
 //! - `batch_train`: 10, `batch_val`: 10 — images drawn with replacement per iteration.
+//! - `val_every`: 1 — evaluate the validation batch every n-th iteration only (and the first);
+//!   the others log `val_loss` as null. Only for methods that do not read v (refused with
+//!   `validation_loss_trend` and `dwa` on `losses: val`); the training batches do not change.
 //! - `seed`: 0 — network init, sampling, dropout and RLW draws.
 //! - `checkpoint_every`: 1000 iterations (0 = never); checkpoints go to the stage's scratch
 //!   directory and a re-run resumes from the newest one, ending bit-identical on CPU.

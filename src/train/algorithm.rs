@@ -242,9 +242,10 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
         eprintln!("train: resuming from {} (iteration {})", ck.origin, ck.meta.iteration);
     }
 
-    let images_per_iteration = (cfg.batch_train + cfg.batch_val) as u64;
+    let images_per_iteration = (cfg.batch_train + cfg.batch_val / cfg.val_every.max(1) as usize) as u64;
     let progress = Progress::new(cfg.iterations, start - 1, images_per_iteration);
     let inv_batch = 1.0 / cfg.batch_train as f64;
+    let mut last_val = f64::NAN;
     for t in start..=cfg.iterations {
         // 1. Sample with replacement: training indices first, then validation indices.
         let train_idx = rng.indices_with_replacement(train_data.images.len, cfg.batch_train);
@@ -253,15 +254,23 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
         let dropout_seed = derive_seed(cfg.seed ^ DROPOUT_STREAM, t);
 
         // 2–3. Validation half: eval mode, no gradient; v_t[j] = Σ_i (ψ_j − L_ij)² (square loss).
-        let val_labels = BatchLabels::gather(&layout, &val_data.labels, &val_idx, device);
-        let v: Vec<f64> = tch::no_grad(|| {
-            let out = net.forward(&val_data.images.batch(&val_idx), None);
-            values(&loss_cfg.task_loss_sums(&layout, &out, &val_labels))
-        })
-        .iter()
-        .zip(&val_factors)
-        .map(|(s, f)| s * f)
-        .collect();
+        // With `val_every` > 1 (only for methods that do not read v) the batch is still drawn, so
+        // the training batches are those of `val_every: 1`, but only every val_every-th iteration
+        // (and the first) is evaluated; the others log v as missing (NaN here, null in the files).
+        let measured = cfg.val_every <= 1 || t == 1 || t % cfg.val_every == 0;
+        let v: Vec<f64> = if measured {
+            let val_labels = BatchLabels::gather(&layout, &val_data.labels, &val_idx, device);
+            tch::no_grad(|| {
+                let out = net.forward(&val_data.images.batch(&val_idx), None);
+                values(&loss_cfg.task_loss_sums(&layout, &out, &val_labels))
+            })
+            .iter()
+            .zip(&val_factors)
+            .map(|(s, f)| s * f)
+            .collect()
+        } else {
+            vec![f64::NAN; m]
+        };
 
         // Training half: L_j = (1/N_tr) Σ_i ℓ_ij.
         let train_labels = BatchLabels::gather(&layout, &train_data.labels, &train_idx, device);
@@ -272,7 +281,7 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
             if !train_values[j].is_finite() {
                 bail!("iteration {t}: the training loss of task `{name}` is {}; training stopped", train_values[j]);
             }
-            if !v[j].is_finite() {
+            if measured && !v[j].is_finite() {
                 bail!("iteration {t}: the validation loss of task `{name}` is {}; training stopped", v[j]);
             }
         }
@@ -296,7 +305,10 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
         log.push(&train_values, &v, &lambda, lr);
 
         let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len().max(1) as f64;
-        progress.update(t, mean(&train_values), mean(&v));
+        if measured {
+            last_val = mean(&v);
+        }
+        progress.update(t, mean(&train_values), last_val);
 
         if cfg.checkpoint_every > 0 && t % cfg.checkpoint_every == 0 && t < cfg.iterations {
             let mut tensors: Vec<(String, Tensor)> =
@@ -318,8 +330,9 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
     progress.finish();
     let done = cfg.iterations + 1 - start;
     let (wall_seconds, images_per_second) = (progress.seconds(), progress.images_per_second(cfg.iterations));
+    let val_cadence = if cfg.val_every > 1 { format!(" every {} iterations", cfg.val_every) } else { " per iteration".into() };
     eprintln!(
-        "train: {done} iterations in {:.1} s, {:.1} images/s ({} train + {} val per iteration) on {:?}",
+        "train: {done} iterations in {:.1} s, {:.1} images/s ({} train per iteration + {} val{val_cadence}) on {:?}",
         progress.seconds(),
         progress.images_per_second(cfg.iterations),
         cfg.batch_train,
@@ -370,7 +383,7 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
             "wall_seconds": wall_seconds,
             "images_per_second": images_per_second,
             "iterations_timed": done,
-            "images_per_iteration": cfg.batch_train + cfg.batch_val,
+            "images_per_iteration": images_per_iteration,
         },
     });
     let path = paths.out.join("train_summary.json");

@@ -91,6 +91,10 @@ pub struct TrainConfig {
     pub gamma: f64,
     pub batch_train: usize,
     pub batch_val: usize,
+    /// Iterations between validation forward passes (1 = every iteration, Algorithm 1). Left out
+    /// of the key at 1, so keys from before this parameter stay valid.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub val_every: u64,
     pub seed: u64,
     /// Iterations between checkpoints; 0 = never.
     pub checkpoint_every: u64,
@@ -129,6 +133,7 @@ struct RawParams {
     gamma: Option<f64>,
     batch_train: Option<usize>,
     batch_val: Option<usize>,
+    val_every: Option<u64>,
     seed: Option<u64>,
     checkpoint_every: Option<u64>,
     train_split: Option<String>,
@@ -136,6 +141,14 @@ struct RawParams {
     device: Option<DeviceChoice>,
     precision: Option<Precision>,
     channels_last: Option<bool>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn is_one(v: &u64) -> bool {
+    *v == 1
 }
 
 fn weighting_name_or_map<'de, D: Deserializer<'de>>(d: D) -> Result<Option<WeightingSpec>, D::Error> {
@@ -183,6 +196,7 @@ impl TrainConfig {
             gamma: 0.1,
             batch_train: 10,
             batch_val: 10,
+            val_every: 1,
             seed: 0,
             checkpoint_every: 1000,
             train_split: "train".into(),
@@ -221,7 +235,7 @@ impl TrainConfig {
         }
         take!(model, freeze_bn, bn_affine, from_scratch, head_init, head_bias_lr_mult, head_bias_decay_mult);
         take!(dropout, hidden, loss, multiclass_loss, weighting, iterations, lr, momentum, weight_decay);
-        take!(milestones, gamma, batch_train, batch_val, seed, checkpoint_every, train_split, val_split, device, precision, channels_last);
+        take!(milestones, gamma, batch_train, batch_val, val_every, seed, checkpoint_every, train_split, val_split, device, precision, channels_last);
         c.tasks = raw.tasks;
         c.validate()?;
         Ok(c)
@@ -264,6 +278,15 @@ impl TrainConfig {
         }
         if self.batch_val == 0 {
             return err("batch_val", "must be at least 1");
+        }
+        if self.val_every == 0 {
+            return err("val_every", "must be at least 1 (1 = a validation batch every iteration)");
+        }
+        if self.val_every > 1 && self.weighting.reads_validation_loss() {
+            return err(
+                "val_every",
+                "must be 1 with this weighting method: it reads the validation loss of every iteration (Algorithm 1); leave `val_every` out",
+            );
         }
         if let Some(tasks) = &self.tasks {
             if tasks.is_empty() {
@@ -319,6 +342,20 @@ impl TrainConfig {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn val_every_is_refused_where_the_method_reads_v_and_left_out_of_the_key_at_1() {
+        let plain = TrainConfig::from_with(&json!({"model": "small_cnn", "from_scratch": true})).unwrap();
+        assert!(serde_json::to_value(&plain).unwrap().get("val_every").is_none(), "val_every: 1 must not change old keys");
+        let sparse = TrainConfig::from_with(&json!({"val_every": 10})).unwrap();
+        assert_eq!(serde_json::to_value(&sparse).unwrap()["val_every"], 10);
+        for w in [json!("validation_loss_trend"), json!({"method": "dwa", "losses": "val"})] {
+            let e = TrainConfig::from_with(&json!({"val_every": 10, "weighting": w})).unwrap_err();
+            assert_eq!(e.path, vec!["val_every".to_string()], "{e:?}");
+        }
+        assert!(TrainConfig::from_with(&json!({"val_every": 10, "weighting": "dwa"})).is_ok());
+        assert!(TrainConfig::from_with(&json!({"val_every": 0})).is_err());
+    }
 
     #[test]
     fn presets_and_overrides() {

@@ -1,11 +1,12 @@
 //! The per-iteration training log (per task: training loss L_j, raw validation loss v_t, the λ of
-//! that iteration's gradient; and the learning rate), written in long form as Parquet and CSV.
+//! that iteration's gradient; and the learning rate), kept in checkpoints and written through
+//! [`super::files`].
 
-use std::fs::File;
 use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
-use polars::prelude::{Column, CsvWriter, DataFrame, ParquetWriter, SerWriter};
+
+use super::files::{write_log, LogColumns};
 
 /// Column-major per-iteration arrays: `train_loss[(t−1)·M + j]` etc.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -62,41 +63,10 @@ impl TrainLog {
         Ok(log)
     }
 
-    /// The long-form table: one row per iteration (1-based) and task.
-    pub fn to_frame(&self, task_names: &[String]) -> Result<DataFrame> {
-        let n = self.len() * self.tasks;
-        let mut iteration = Vec::with_capacity(n);
-        let mut task = Vec::with_capacity(n);
-        let mut lr = Vec::with_capacity(n);
-        for t in 0..self.len() {
-            for name in task_names {
-                iteration.push(t as i64 + 1);
-                task.push(name.as_str());
-                lr.push(self.lr[t]);
-            }
-        }
-        let df = DataFrame::new_infer_height(vec![
-            Column::new("iteration".into(), iteration),
-            Column::new("task".into(), task),
-            Column::new("train_loss".into(), self.train_loss.clone()),
-            Column::new("val_loss".into(), self.val_loss.clone()),
-            Column::new("lambda".into(), self.lambda.clone()),
-            Column::new("lr".into(), lr),
-        ])?;
-        Ok(df)
-    }
-
-    /// Writes `train_log.parquet` and `train_log.csv` into `dir`.
+    /// Writes `train_log.parquet` and `train_log.csv` into `dir` (see [`super::files`]).
     pub fn write(&self, task_names: &[String], dir: &Path) -> Result<()> {
-        let mut df = self.to_frame(task_names)?;
-        let pq = dir.join("train_log.parquet");
-        ParquetWriter::new(File::create(&pq).with_context(|| format!("creating {}", pq.display()))?)
-            .finish(&mut df)
-            .with_context(|| format!("writing {}", pq.display()))?;
-        let csv = dir.join("train_log.csv");
-        CsvWriter::new(File::create(&csv).with_context(|| format!("creating {}", csv.display()))?)
-            .finish(&mut df)
-            .with_context(|| format!("writing {}", csv.display()))?;
-        Ok(())
+        let columns = LogColumns { tasks: task_names, train_loss: &self.train_loss, val_loss: &self.val_loss, lambda: &self.lambda, lr: &self.lr };
+        write_log(dir, &columns)
     }
 }
+

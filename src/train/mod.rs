@@ -5,6 +5,7 @@ pub mod algorithm;
 #[cfg(feature = "torch")]
 pub mod checkpoint;
 pub mod config;
+pub mod files;
 #[cfg(feature = "torch")]
 pub mod log;
 pub mod losses;

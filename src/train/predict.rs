@@ -1,5 +1,4 @@
 //! Scores a trained model on a prepared split: the prediction half of the `evaluate` stage.
-//! (Interface fixed by the lead; implemented by the training work.)
 
 #[cfg(feature = "torch")]
 use std::path::Path;

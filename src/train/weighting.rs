@@ -112,6 +112,12 @@ impl WeightingSpec {
         serde_json::from_value(value).map_err(|e| e.to_string())
     }
 
+    /// Whether the method reads the validation losses v_t of every iteration (and so needs
+    /// `val_every: 1`).
+    pub fn reads_validation_loss(&self) -> bool {
+        matches!(self, WeightingSpec::ValidationLossTrend { .. } | WeightingSpec::Dwa { losses: LossSource::Val, .. })
+    }
+
     /// Checks the numeric parameters.
     pub fn validate(&self) -> Result<(), String> {
         match self {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use awmt::stages::{self, InputItem, StageContext};
+use awmt::stages::{InputItem, StageContext};
 
 /// `../shared/data/real` (or `AWMT_REAL_ANNOTATIONS`); None, with a message, when absent.
 pub fn real_dir() -> Option<PathBuf> {
@@ -23,27 +23,10 @@ pub fn real_dir() -> Option<PathBuf> {
 
 /// Runs stage kind `kind` with `with` and `inputs` into `out` (created), on `threads` threads.
 pub fn run_stage(kind: &str, with: serde_json::Value, inputs: &[(&str, &Path)], out: &Path, threads: usize) -> anyhow::Result<()> {
-    let k = stages::find(kind).expect("kind exists");
-    let params = k.check_params(&with).map_err(|e| anyhow::anyhow!("{:?}: {}", e.path, e.message))?;
-    std::fs::create_dir_all(out)?;
-    let mut map = BTreeMap::new();
-    for (name, path) in inputs {
-        map.insert(name.to_string(), vec![InputItem { path: path.to_path_buf(), stage: None }]);
-    }
-    let ctx = StageContext {
-        stage: format!("test-{kind}"),
-        pipeline: "test".into(),
-        kind: kind.into(),
-        params,
-        inputs: map,
-        out_dir: out.to_path_buf(),
-        scratch_dir: out.with_extension("scratch"),
-        log: out.with_extension("log"),
-        work_dir: out.parent().unwrap().to_path_buf(),
-        threads,
-        gpus: 0,
-    };
-    k.run(&ctx)
+    let inputs = inputs.iter().map(|(name, path)| (*name, vec![InputItem { path: path.to_path_buf(), stage: None }])).collect();
+    let mut ctx = StageContext::standalone(kind, &format!("test-{kind}"), &with, inputs, out)?;
+    ctx.threads = threads;
+    ctx.run_standalone()
 }
 
 /// Relative path → blake3 of every file under `dir`.

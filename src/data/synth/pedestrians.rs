@@ -142,8 +142,9 @@ pub fn render_pedestrian(p: &Pedestrian, width: usize, height: usize, rng: &mut 
         let x = if rng.chance(0.5) { rng.range(-5.0, 12.0) } else { rng.range(52.0, 69.0) };
         c.rect(x - 6.0, rng.range(0.0, 80.0), x + 6.0, rng.range(80.0, 128.0), col, 0.6);
     }
-    // Body geometry: children are smaller, women a little narrower; pose varies per image.
-    let scale = match age { 1 => 0.78, 2 => 0.95, _ => 1.0 } * rng.range(0.93, 1.05);
+    // Body geometry: children are smaller, women a little narrower; pose varies per image. The
+    // age groups' heights are 5+ px apart at the quickstart's 48 px, wider than the per-image jitter.
+    let scale = match age { 1 => 0.76, 2 => 0.88, _ => 1.0 } * rng.range(0.95, 1.04);
     let cx = 32.0 + rng.range(-3.0, 3.0);
     let foot = 122.0 + rng.range(-2.0, 2.0);
     let y = |v: f32| foot - (122.0 - v) * scale; // design height → image height
@@ -156,9 +157,9 @@ pub fn render_pedestrian(p: &Pedestrian, width: usize, height: usize, rng: &mut 
     if is("hair") {
         c.rect(cx - s(7.5), y(14.0), cx + s(7.5), y(38.0), p.hair, 1.0);
     }
-    // Backpack sticks out behind one shoulder.
+    // Backpack sticks out behind one shoulder, far enough (≈ 3 px at 24 px wide) to be resolved.
     if is("backpack") {
-        c.rect(cx - side * s(half + 5.0), y(28.0), cx - side * s(half - 4.0), y(58.0), p.bag, 1.0);
+        c.rect(cx - side * s(half + 9.0), y(26.0), cx - side * s(half - 4.0), y(60.0), p.bag, 1.0);
     }
     // Legs and lower body.
     let hip = y(66.0);
@@ -192,26 +193,29 @@ pub fn render_pedestrian(p: &Pedestrian, width: usize, height: usize, rng: &mut 
     }
     let short_sleeve = is("up");
     for sgn in [-1.0f32, 1.0] {
-        let (x0, x1) = if sgn < 0.0 { (cx - s(half + 4.0), cx - s(half)) } else { (cx + s(half), cx + s(half + 4.0)) };
+        let (x0, x1) = if sgn < 0.0 { (cx - s(half + 5.5), cx - s(half)) } else { (cx + s(half), cx + s(half + 5.5)) };
         let sleeve_end = if short_sleeve { y(38.0) } else { y(60.0) };
         c.rect(x0, shoulder + s(1.0), x1, sleeve_end, p.up, 1.0);
         c.rect(x0, sleeve_end, x1, y(63.0), p.skin, 1.0);
     }
     // Shoulder bag: a strap across the chest and a bag at the hip.
     if is("bag") {
-        c.line(cx - side * s(half - 1.0), shoulder + s(1.0), cx + side * s(half + 2.0), hip - s(4.0), s(1.6), [35.0, 30.0, 30.0], 1.0);
-        c.rect(cx + side * s(half - 2.0) - s(4.0), hip - s(10.0), cx + side * s(half + 6.0), hip + s(2.0), p.bag, 1.0);
+        c.line(cx - side * s(half - 1.0), shoulder + s(1.0), cx + side * s(half + 2.0), hip - s(4.0), s(2.4), [35.0, 30.0, 30.0], 1.0);
+        // The bag hangs over the front of the torso, so it is not confused with a handbag held
+        // beside the leg (same colour, same side).
+        let (x0, x1) = (cx + side * s(half - 10.0), cx + side * s(half + 4.0));
+        c.rect(x0.min(x1), hip - s(16.0), x0.max(x1), hip - s(2.0), p.bag, 1.0);
     }
     if is("backpack") {
         for sgn in [-1.0f32, 1.0] {
-            c.line(cx + sgn * s(half - 3.0), shoulder, cx + sgn * s(half - 3.0), shoulder + s(16.0), s(1.8), [30.0, 30.0, 30.0], 1.0);
+            c.line(cx + sgn * s(half - 3.0), shoulder, cx + sgn * s(half - 3.0), shoulder + s(18.0), s(2.6), [30.0, 30.0, 30.0], 1.0);
         }
     }
     // Handbag: held low beside the leg.
     if is("handbag") {
-        let hx = cx + side * s(half + 3.0);
-        c.line(hx, y(62.0), hx, y(66.0), s(1.2), [40.0, 30.0, 30.0], 1.0);
-        c.rect(hx - s(4.5), y(66.0), hx + s(4.5), y(75.0), p.bag, 1.0);
+        let hx = cx + side * s(half + 5.0);
+        c.line(hx, y(62.0), hx, y(66.0), s(1.6), [40.0, 30.0, 30.0], 1.0);
+        c.rect(hx - s(7.0), y(64.0), hx + s(7.0), y(80.0), p.bag, 1.0);
     }
     // Head, hair, hat. The old stoop slightly forward.
     let hx = cx + if age == 4 { s(2.0) } else { 0.0 };
