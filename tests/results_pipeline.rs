@@ -47,6 +47,7 @@ fn context(
         work_dir: root.to_path_buf(),
         threads: 1,
         gpus: 0,
+        visible_gpus: None,
         log: root.join("logs").join(format!("{stage}.log")),
     }
 }

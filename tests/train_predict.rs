@@ -40,6 +40,7 @@ fn stage_run_then_predict() {
         work_dir: tmp.path().to_path_buf(),
         threads: 1,
         gpus: 0,
+        visible_gpus: None,
         log: tmp.path().join("train.log"),
     };
     kind.run(&ctx).unwrap();

@@ -39,6 +39,7 @@ fn run_train_stage(tmp: &Path, name: &str, with: serde_json::Value, data: &Path,
         work_dir: tmp.to_path_buf(),
         threads: 1,
         gpus: 0,
+        visible_gpus: None,
         log: tmp.join(format!("{name}.log")),
     };
     kind.run(&ctx).unwrap();

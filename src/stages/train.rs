@@ -82,7 +82,7 @@ impl StageKind for Train {
     }
     fn default_resources(&self, params: &serde_json::Value) -> Resources {
         let cuda = serde_json::from_value::<TrainConfig>(params.clone()).map(|c| c.device == DeviceChoice::Cuda).unwrap_or(false);
-        Resources { cpus: 2, gpus: usize::from(cuda), mem: 0 }
+        Resources { cpus: 2, gpus: usize::from(cuda), ..Resources::default() }
     }
     fn volatile_fields(&self) -> &'static [(&'static str, &'static str)] {
         &[("train_summary.json", "timing")]
