@@ -63,7 +63,7 @@ impl Gpus {
                 return Gpus { ids: (0..n).map(|i| i.to_string()).collect(), source: "nvidia-smi -L".into(), enforced: true };
             }
         }
-        Gpus { ids: Vec::new(), source: "none found (no /proc/driver/nvidia/gpus, no nvidia-smi)".into(), enforced: false }
+        Gpus { ids: Vec::new(), source: "none found: no /proc/driver/nvidia/gpus, no nvidia-smi".into(), enforced: false }
     }
 
     /// One line for `awmt doctor`.
