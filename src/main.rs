@@ -45,6 +45,14 @@ impl CacheArgs {
     }
 }
 
+#[derive(clap::Args, Clone)]
+struct SetArgs {
+    /// Override a value of the pipeline document: a dotted path (`vars.seed=3`,
+    /// `stages.basic.with.iterations=200`), the value as YAML; `+PATH=VALUE` adds a key
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    set: Vec<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Bring a pipeline's stages up to date, running only what changed
@@ -85,6 +93,12 @@ enum Command {
         /// Where stages run
         #[arg(long, value_enum, default_value = "local")]
         executor: ExecutorKind,
+        /// GPUs to place stages on (each gets CUDA_VISIBLE_DEVICES of its own) [default: those
+        /// this machine has]
+        #[arg(long, value_name = "N")]
+        gpus: Option<usize>,
+        #[command(flatten)]
+        sets: SetArgs,
         #[command(flatten)]
         cache: CacheArgs,
     },
@@ -93,6 +107,8 @@ enum Command {
         file: PathBuf,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        sets: SetArgs,
         #[command(flatten)]
         cache: CacheArgs,
     },
@@ -104,6 +120,8 @@ enum Command {
         /// Only these stages and what they need
         #[arg(long, value_name = "STAGE", num_args = 1..)]
         stage: Vec<String>,
+        #[command(flatten)]
+        sets: SetArgs,
     },
     /// Remove cache entries that none of the given pipelines reaches
     Gc {
@@ -184,8 +202,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn load(file: &Path) -> Result<Pipeline, Failure> {
-    Pipeline::load(file).map_err(Failure::Pipeline)
+fn load(file: &Path, sets: &SetArgs) -> Result<Pipeline, Failure> {
+    let overrides = sets.set.iter().map(|s| awmt::pipeline::overrides::parse(s)).collect::<Result<Vec<_>, _>>().map_err(Failure::Usage)?;
+    Pipeline::load_with_overrides(file, &overrides).map_err(Failure::Pipeline)
 }
 
 /// Stage indices for user-given names; unknown names are usage errors with a suggestion.
@@ -206,8 +225,8 @@ fn select(p: &Pipeline, names: &[String]) -> Result<Vec<usize>, Failure> {
 
 fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
     match cmd {
-        Command::Run { file, dry_run, force, stage, jobs, keep_going, json, quiet, no_wait, paranoid, reports, executor, cache } => {
-            let pipeline = load(&file)?;
+        Command::Run { file, dry_run, force, stage, jobs, keep_going, json, quiet, no_wait, paranoid, reports, executor, gpus, sets, cache } => {
+            let pipeline = load(&file, &sets)?;
             let n = pipeline.stages.len();
             let selected = if stage.is_empty() { vec![true; n] } else { dag::with_ancestors(&pipeline.stages, &select(&pipeline, &stage)?) };
             let mut force_mask = vec![false; n];
@@ -222,6 +241,15 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
                     cache_dir.display()
                 )));
             }
+            if uses_slurm && !sets.set.is_empty() {
+                return Err(Failure::Usage("`--set` does not reach Slurm jobs yet (they reload the pipeline file): change the file, or run locally".into()));
+            }
+            let gpus = match gpus {
+                Some(n) => awmt::exec::gpus::Gpus::from_flag(n, std::env::var("CUDA_VISIBLE_DEVICES").ok().as_deref()),
+                None => awmt::exec::gpus::Gpus::detect(),
+            };
+            let remote = |i: usize| executor == ExecutorKind::Slurm || pipeline.stages[i].executor.as_deref() == Some("slurm");
+            awmt::exec::gpus::check_plan(&pipeline, &selected, &gpus, remote).map_err(Failure::Usage)?;
             let cache = Cache::open(&cache_dir)?;
             let _lock = lock::acquire(&cache.lock_path(), !no_wait, |who| {
                 eprintln!("waiting: the cache {} is in use by {who} …", cache_dir.display());
@@ -249,7 +277,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
                 paranoid,
                 reports_dir: Some(reports),
                 cpus,
-                gpus: gpu_count(&pipeline),
+                gpus,
                 mem: total_memory(),
             };
             let mut progress = Progress::new(quiet || json && !std::io::stderr().is_terminal());
@@ -279,8 +307,8 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
             }
             Ok(if summary.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Command::Status { file, json, cache } => {
-            let pipeline = load(&file)?;
+        Command::Status { file, json, sets, cache } => {
+            let pipeline = load(&file, &sets)?;
             let cache = Cache::open(&cache.dir())?;
             let status = awmt::exec::status(&pipeline, &cache)?;
             if json {
@@ -300,8 +328,8 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
             let all_fresh = status.iter().all(|s| s.state == "fresh");
             Ok(if all_fresh { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Command::Dag { file, format, stage } => {
-            let pipeline = load(&file)?;
+        Command::Dag { file, format, stage, sets } => {
+            let pipeline = load(&file, &sets)?;
             let keep = if stage.is_empty() {
                 vec![true; pipeline.stages.len()]
             } else {
@@ -316,7 +344,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
             let _lock = lock::acquire(&cache.lock_path(), true, |who| eprintln!("waiting: the cache is in use by {who} …"))?;
             let mut live: HashSet<String> = HashSet::new();
             for f in &files {
-                let p = load(f)?;
+                let p = load(f, &SetArgs { set: Vec::new() })?;
                 live.extend(awmt::exec::live_keys(&p, &cache)?);
             }
             let removed = cache.gc(&live, dry_run)?;
@@ -383,17 +411,6 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
     }
 }
 
-fn gpu_count(p: &Pipeline) -> usize {
-    if !p.stages.iter().any(|s| s.resources.gpus > 0) {
-        return 0;
-    }
-    awmt::exec::worker::worker_exe()
-        .ok()
-        .and_then(|w| std::process::Command::new(w).arg("gpus").output().ok())
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(0)
-}
-
 fn total_memory() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
@@ -414,6 +431,7 @@ fn doctor(cache_dir: &Path) {
         Err(e) => println!("libtorch        {e:#}"),
     }
     println!("CPUs            {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!("GPUs            {}", awmt::exec::gpus::Gpus::detect().describe());
     // The optional `prepare` decoder; the front end loads it only to answer here.
     match awmt::data::turbojpeg::available() {
         Ok(lib) => println!("libjpeg-turbo   {lib} (prepare can use `decoder: libjpeg-turbo`)"),

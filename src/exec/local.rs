@@ -139,6 +139,9 @@ pub fn run_subprocess(exe: &std::path::Path, ctx: &StageContext, context_file: &
         .stderr(log)
         .env("AWMT_STAGE", &ctx.stage)
         .process_group(0);
+    if let Some(v) = &ctx.visible_gpus {
+        cmd.env("CUDA_VISIBLE_DEVICES", v);
+    }
     // SAFETY: prctl in the child before exec; it only asks the kernel to kill the child when the
     // thread that started it (and so this run) dies, e.g. on SIGKILL.
     unsafe {

@@ -1,6 +1,7 @@
 //! Running pipelines: key resolution, the scheduler, executors (local processes; Slurm), and
 //! putting outputs where users look for them.
 
+pub mod gpus;
 pub mod local;
 pub mod materialize;
 pub mod progress;

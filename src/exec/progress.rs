@@ -69,7 +69,8 @@ impl Progress {
         }
         let secs = if o.status == "ran" || o.status == "failed" { format!(" {}", crate::util::human_duration(o.seconds)) } else { String::new() };
         let width = self.total.to_string().len();
-        let line = format!("[{:>width$}/{}] {:<9} {}{secs}", self.finished, self.total, o.status, o.name);
+        let on = o.gpus.as_deref().map(|g| format!(" on GPU {g}")).unwrap_or_default();
+        let line = format!("[{:>width$}/{}] {:<9} {}{secs}{on}", self.finished, self.total, o.status, o.name);
         let failed = o.status == "failed";
         if !self.quiet || failed {
             match &self.bars {

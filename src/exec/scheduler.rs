@@ -35,7 +35,8 @@ pub struct RunOptions {
     /// `reports/` root; user-facing outputs go to `<reports>/<pipeline>/<stage>/`.
     pub reports_dir: Option<PathBuf>,
     pub cpus: usize,
-    pub gpus: usize,
+    /// GPUs to place stages on (`--gpus N`, or what the machine has).
+    pub gpus: super::gpus::Gpus,
     pub mem: u64,
 }
 
@@ -52,6 +53,9 @@ pub struct StageOutcome {
     pub error: Option<String>,
     #[serde(skip)]
     pub log: Option<PathBuf>,
+    /// Where it ran: its `CUDA_VISIBLE_DEVICES` and share, e.g. `0` or `1 (1/4)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<String>,
 }
 
 pub struct RunSummary {
@@ -95,9 +99,11 @@ pub fn run(
     let mut states: Vec<State> = (0..n).map(|_| State::Waiting).collect();
     let mut entries: Vec<Option<Entry>> = vec![None; n];
     let mut outcomes: Vec<Option<StageOutcome>> = vec![None; n];
-    let (mut used_cpus, mut used_gpus, mut used_mem, mut running) = (0usize, 0usize, 0u64, 0usize);
+    let (mut used_cpus, mut used_mem, mut running) = (0usize, 0u64, 0usize);
     let mut stop_launching = false;
-    let mut held: std::collections::HashMap<usize, (usize, usize, u64)> = std::collections::HashMap::new();
+    let mut held: std::collections::HashMap<usize, (usize, u64)> = std::collections::HashMap::new();
+    let mut gpu_pool = super::gpus::Pool::new(&opts.gpus);
+    let mut placed: std::collections::HashMap<usize, super::gpus::Placement> = std::collections::HashMap::new();
     let mut cancelled = false;
     let total = opts.selected.iter().filter(|&&s| s).count();
     progress.begin(total);
@@ -198,11 +204,12 @@ pub fn run(
                 let remote = executor.publishes(stage.executor.as_deref());
                 let cpus = if remote { 0 } else { res.cpus.min(opts.cpus).max(1) };
                 let (gpus, mem) = if remote { (0, 0) } else { (res.gpus, res.mem) };
-                let fits = running == 0
-                    || (running < opts.jobs
-                        && used_cpus + cpus <= opts.cpus
-                        && (gpus == 0 || used_gpus + gpus <= opts.gpus.max(1))
-                        && (mem == 0 || used_mem + mem <= opts.mem));
+                // GPUs are never overcommitted, not even for the first stage: the plan was
+                // checked (gpus::check_plan), so an idle pool fits every request.
+                let gpu_request = if remote { super::gpus::Request::None } else { super::gpus::Request::of(&res) };
+                let fits = gpu_pool.fits(gpu_request)
+                    && (running == 0
+                        || (running < opts.jobs && used_cpus + cpus <= opts.cpus && (mem == 0 || used_mem + mem <= opts.mem)));
                 if !fits {
                     continue;
                 }
@@ -214,11 +221,13 @@ pub fn run(
                     moved = true;
                     continue;
                 }
+                let placement = gpu_pool.take(gpu_request);
                 let (attempt, work) = if executor.publishes(stage.executor.as_deref()) {
                     (None, None)
                 } else {
                     let attempt = cache.begin(&key)?;
-                    let ctx = context(pipeline, i, &entries, &attempt, cache, &key, cpus, gpus)?;
+                    let mut ctx = context(pipeline, i, &entries, &attempt, cache, &key, cpus, gpus)?;
+                    gpu_pool.assign(&mut ctx, placement.as_ref());
                     let file = attempt.dir.join("context.json");
                     (Some(attempt), Some((ctx, file)))
                 };
@@ -235,6 +244,9 @@ pub fn run(
                 progress.start(i, &stage.name, stage.kind.name());
                 if let Err(e) = executor.launch(job) {
                     attempt.map(Attempt::discard);
+                    if let Some(p) = &placement {
+                        gpu_pool.give_back(p);
+                    }
                     let mut o = outcome(pipeline, i, "failed", Some(key), 0.0);
                     o.error = Some(format!("{e:#}"));
                     fail(i, o, &mut states, &mut outcomes, progress);
@@ -243,10 +255,12 @@ pub fn run(
                     continue;
                 }
                 used_cpus += cpus;
-                used_gpus += gpus;
                 used_mem += mem;
                 running += 1;
-                held.insert(i, (cpus, gpus, mem));
+                held.insert(i, (cpus, mem));
+                if let Some(p) = placement {
+                    placed.insert(i, p);
+                }
                 states[i] = State::Running { attempt, parts, key };
                 moved = true;
             }
@@ -260,10 +274,14 @@ pub fn run(
         let Some(done) = executor.wait(Duration::from_millis(100)) else { continue };
         let i = done.index;
         let stage = &pipeline.stages[i];
-        let (c, g, m) = held.remove(&i).unwrap_or_default();
+        let (c, m) = held.remove(&i).unwrap_or_default();
         used_cpus -= c;
-        used_gpus -= g;
         used_mem -= m;
+        let placement = placed.remove(&i);
+        if let Some(p) = &placement {
+            gpu_pool.give_back(p);
+        }
+        let gpu_label = placement.map(|p| p.label);
         running -= 1;
         let State::Running { attempt, parts, key } = std::mem::replace(&mut states[i], State::Waiting) else {
             continue;
@@ -293,14 +311,14 @@ pub fn run(
             Ok(entry) => {
                 let _ = std::fs::remove_dir_all(cache.scratch_dir(&key));
                 record.stages.insert(stage.name.clone(), StageRecord { key: key.clone(), parts, status: "ran".into(), seconds: done.seconds });
-                let o = outcome(pipeline, i, "ran", Some(key), done.seconds);
+                let o = StageOutcome { gpus: gpu_label, ..outcome(pipeline, i, "ran", Some(key), done.seconds) };
                 progress.finish(&o);
                 outcomes[i] = Some(o);
                 entries[i] = Some(entry.clone());
                 states[i] = State::Done;
             }
             Err(e) => {
-                let mut o = outcome(pipeline, i, "failed", Some(key), done.seconds);
+                let mut o = StageOutcome { gpus: gpu_label, ..outcome(pipeline, i, "failed", Some(key), done.seconds) };
                 o.error = Some(if cancelled { "interrupted".to_string() } else { format!("{e:#}") });
                 o.log = Some(log);
                 fail(i, o, &mut states, &mut outcomes, progress);
@@ -336,7 +354,7 @@ fn fail(i: usize, o: StageOutcome, states: &mut [State], outcomes: &mut [Option<
 
 fn outcome(p: &Pipeline, i: usize, status: &str, key: Option<String>, seconds: f64) -> StageOutcome {
     let s = &p.stages[i];
-    StageOutcome { name: s.name.clone(), kind: s.kind.name().to_string(), status: status.to_string(), key, seconds, error: None, log: None }
+    StageOutcome { name: s.name.clone(), kind: s.kind.name().to_string(), status: status.to_string(), key, seconds, error: None, log: None, gpus: None }
 }
 
 /// The context a stage runs with: resolved input paths, its attempt's output directory, its
@@ -389,6 +407,7 @@ pub fn context(
         work_dir: stage.work_dir.clone(),
         threads,
         gpus,
+        visible_gpus: None,
         log,
     })
 }

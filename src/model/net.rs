@@ -24,6 +24,8 @@ use super::small_cnn::SmallCnn;
 #[serde(rename_all = "snake_case")]
 pub enum Trunk {
     SmallCnn,
+    /// `small_cnn` behind a stride-4 stem: for 224×224 inputs on a CPU.
+    StridedCnn,
     Resnet18,
     Resnet50,
 }
@@ -32,6 +34,7 @@ impl Trunk {
     pub fn name(self) -> &'static str {
         match self {
             Trunk::SmallCnn => "small_cnn",
+            Trunk::StridedCnn => "strided_cnn",
             Trunk::Resnet18 => "resnet18",
             Trunk::Resnet50 => "resnet50",
         }
@@ -110,8 +113,8 @@ impl Net {
         let mut store = ParamStore::new(device, seed);
         let bn = BnMode { frozen_stats: config.frozen_bn, train_affine: init.train_bn_affine };
         let (trunk, features) = match config.trunk {
-            Trunk::SmallCnn => {
-                let t = SmallCnn::new(&mut store, bn);
+            Trunk::SmallCnn | Trunk::StridedCnn => {
+                let t = if config.trunk == Trunk::SmallCnn { SmallCnn::new(&mut store, bn) } else { SmallCnn::strided(&mut store, bn) };
                 let f = t.features;
                 (TrunkNet::Small(t), f)
             }

@@ -105,10 +105,10 @@ pub fn load_trunk(net: &mut Net, path: &Path) -> Result<usize> {
     let expected = net.config.trunk.name();
     if let Some(found) = architecture(&names) {
         if found != expected {
-            let fix = if ["small_cnn", "resnet18", "resnet50"].contains(&found.as_str()) {
+            let fix = if ["small_cnn", "strided_cnn", "resnet18", "resnet50"].contains(&found.as_str()) {
                 format!("set `model: {found}` on the stage, or give {expected} weights")
             } else {
-                format!("give {expected} weights (awmt's trunks: small_cnn, resnet18, resnet50)")
+                format!("give {expected} weights (awmt's trunks: small_cnn, strided_cnn, resnet18, resnet50)")
             };
             bail!("{origin}: the file holds {found} weights, not {expected}; {fix}");
         }
@@ -149,5 +149,23 @@ fn architecture(names: &[&str]) -> Option<String> {
         };
         return Some(name.into());
     }
-    (has("conv4.weight") && has("bn4.running_var") && !has("conv5.weight")).then(|| "small_cnn".into())
+    let small = has("conv4.weight") && has("bn4.running_var") && !has("conv5.weight");
+    match (small, has("stem.weight")) {
+        (true, true) => Some("strided_cnn".into()),
+        (true, false) => Some("small_cnn".into()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::architecture;
+
+    #[test]
+    fn tells_the_two_small_trunks_apart() {
+        let small = ["conv1.weight", "conv4.weight", "bn4.running_var"];
+        assert_eq!(architecture(&small).as_deref(), Some("small_cnn"));
+        let strided = ["stem.weight", "stem_bn.running_var", "conv1.weight", "conv4.weight", "bn4.running_var"];
+        assert_eq!(architecture(&strided).as_deref(), Some("strided_cnn"));
+    }
 }

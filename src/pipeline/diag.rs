@@ -36,6 +36,12 @@ impl Diagnostic {
         Diagnostic { file: file.to_path_buf(), pos, width, message: message.into(), help: None, source_line }
     }
 
+    /// An error about a command-line flag (`--set …`): it has no place in the file, so it names
+    /// the flag instead (`pos` line 0 marks it).
+    pub fn flag(flag: &str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { file: PathBuf::from(flag), pos: Pos { line: 0, col: 0 }, width: 1, message: message.into(), help: None, source_line: None }
+    }
+
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
         self
@@ -62,7 +68,11 @@ impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "error: {}", self.message)?;
         let gutter = self.pos.line.to_string().len();
-        writeln!(f, "{:gutter$}--> {}:{}:{}", "", self.file.display(), self.pos.line, self.pos.col)?;
+        if self.pos.line == 0 {
+            writeln!(f, "{:gutter$}--> {}", "", self.file.display())?;
+        } else {
+            writeln!(f, "{:gutter$}--> {}:{}:{}", "", self.file.display(), self.pos.line, self.pos.col)?;
+        }
         if let Some(line) = &self.source_line {
             writeln!(f, "{:gutter$} |", "")?;
             writeln!(f, "{} | {}", self.pos.line, line)?;

@@ -9,6 +9,7 @@ use serde_yaml::{Mapping, Value};
 use super::diag::{suggest, Diagnostic, PipelineError, Pos};
 use super::interp::{interpolate_str, interpolate_value, InterpError, Scope};
 use super::spec::{RawPipeline, RawStage, RESOURCE_KEYS, SLURM_KEYS, STAGE_KEYS, TOP_KEYS};
+use super::overrides::{self, Override};
 use super::yaml::{self, Node};
 use super::{dag::Dag, join_lexical, normalize_relative, Input, Pipeline, Stage};
 use crate::stages::{self, Resources, StageKind};
@@ -95,6 +96,45 @@ impl<'a> Ctx<'a> {
 
 /// Loads `file`; `env` supplies environment variables.
 pub fn load(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Pipeline, PipelineError> {
+    load_with(file, env, &[])
+}
+
+/// Loads `file` with `--set` overrides applied to the document first. An error about a value a
+/// flag set points at the flag, not at the file.
+pub fn load_with(file: &Path, env: &dyn Fn(&str) -> Option<String>, overrides: &[Override]) -> Result<Pipeline, PipelineError> {
+    let mut followed = Vec::new();
+    match load_document(file, env, overrides, &mut followed) {
+        Ok(mut p) => {
+            p.overrides = overrides.iter().map(|o| o.flag.trim_start_matches("--set ").to_string()).collect();
+            Ok(p)
+        }
+        Err(mut e) if !followed.is_empty() => {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            if let Ok(Some(root)) = yaml::parse(&text) {
+                for (keys, ov) in followed.iter().zip(overrides) {
+                    let path: Vec<&str> = keys.iter().map(String::as_str).collect();
+                    let (key_pos, found) = root.locate(&path);
+                    let at: Vec<Pos> = if found { [Some(key_pos), root.value_pos(&path)].into_iter().flatten().collect() } else { Vec::new() };
+                    for d in e.diagnostics.iter_mut().filter(|d| at.contains(&d.pos)) {
+                        let message = format!("{} (set by `{}`)", d.message, ov.flag);
+                        let help = d.help.take();
+                        *d = Diagnostic::flag(&ov.flag, message);
+                        d.help = help;
+                    }
+                }
+            }
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn load_document(
+    file: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    overrides: &[Override],
+    followed: &mut Vec<Vec<String>>,
+) -> Result<Pipeline, PipelineError> {
     let text = std::fs::read_to_string(file).map_err(|e| {
         PipelineError::from(Diagnostic {
             file: file.to_path_buf(),
@@ -157,9 +197,30 @@ pub fn load(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Pipelin
         return Err(PipelineError { diagnostics: cx.diags });
     }
 
-    let raw: RawPipeline = match serde_yaml::from_str(&text) {
-        Ok(r) => r,
-        Err(e) => return Err(serde_error(&cx, &e).into()),
+    let raw: RawPipeline = if overrides.is_empty() {
+        match serde_yaml::from_str(&text) {
+            Ok(r) => r,
+            Err(e) => return Err(serde_error(&cx, &e).into()),
+        }
+    } else {
+        let mut doc: Value = match serde_yaml::from_str(&text) {
+            Ok(d) => d,
+            Err(e) => return Err(serde_error(&cx, &e).into()),
+        };
+        for ov in overrides {
+            match overrides::apply(&mut doc, ov) {
+                Ok(keys) => followed.push(keys),
+                Err(msg) => return Err(Diagnostic::flag(&ov.flag, msg).into()),
+            }
+        }
+        match serde_yaml::from_value(doc) {
+            Ok(r) => r,
+            // No position to give: the document is no longer the file's text.
+            Err(e) => {
+                let flags: Vec<&str> = overrides.iter().map(|o| o.flag.as_str()).collect();
+                return Err(Diagnostic::flag(&flags.join(" "), format!("after the overrides, the pipeline is not valid: {e}")).into());
+            }
+        }
     };
     let name = raw
         .name
@@ -249,12 +310,18 @@ pub fn load(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Pipelin
     }
 
     // Definitions in file order.
-    let def_order: Vec<(String, Pos)> = match cx.root.get("stages").map(|n| &n.value) {
+    let mut def_order: Vec<(String, Pos)> = match cx.root.get("stages").map(|n| &n.value) {
         Some(yaml::NodeValue::Map(entries)) => {
             entries.iter().filter_map(|(k, _)| k.as_str().map(|s| (s.to_string(), k.pos))).collect()
         }
         _ => Vec::new(),
     };
+    // Stages a `--set +stages.NAME=…` added come last.
+    for name in raw.stages.keys() {
+        if !def_order.iter().any(|(d, _)| d == name) {
+            def_order.push((name.clone(), cx.at(&["stages"])));
+        }
+    }
     if def_order.is_empty() {
         let d = cx.diag(cx.at(&["stages"]), "the pipeline has no stages").with_help("add stages under `stages:`");
         cx.push(d);
@@ -329,7 +396,7 @@ pub fn load(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Pipelin
             return Err(d.into());
         }
     };
-    Ok(Pipeline { name, description: raw.description.clone(), file: file.to_path_buf(), dir, stages, dag })
+    Ok(Pipeline { name, description: raw.description.clone(), file: file.to_path_buf(), dir, stages, dag, overrides: Vec::new() })
 }
 
 fn valid_name(s: &str) -> bool {
@@ -914,9 +981,12 @@ fn resources(
                 Value::String(s) if s == "all" => r.cpus = usize::MAX,
                 _ => bad(cx, "a whole number ≥ 1, or `all`"),
             },
-            "gpus" => match v.as_u64() {
-                Some(n) => r.gpus = n as usize,
-                None => bad(cx, "a whole number ≥ 0"),
+            "gpus" => match gpu_request(v) {
+                Some((gpus, split)) => {
+                    r.gpus = gpus;
+                    r.gpu_split = split;
+                }
+                None => bad(cx, "a whole number ≥ 0, or a share 1/n of one GPU (n ≤ 16) such as `0.25` or `\"1/4\"`"),
             },
             "mem" => match parse_mem(v) {
                 Some(b) => r.mem = b,
@@ -933,6 +1003,34 @@ fn resources(
         }
     }
     r
+}
+
+/// `resources.gpus`: a whole number (split 1), or a share 1/n of one GPU written `0.25` or `1/4`
+/// (one GPU, split n). None when it is neither.
+pub fn gpu_request(v: &Value) -> Option<(usize, u32)> {
+    if let Some(n) = v.as_u64() {
+        return Some((n as usize, 1));
+    }
+    let n = match v {
+        Value::Number(x) => {
+            let x = x.as_f64()?;
+            if !(x > 0.0 && x < 1.0) {
+                return None;
+            }
+            let n = (1.0 / x).round();
+            ((1.0 / n - x).abs() < 1e-9).then_some(n)?
+        }
+        Value::String(s) => {
+            let (one, n) = s.split_once('/')?;
+            if one.trim() != "1" {
+                return None;
+            }
+            n.trim().parse::<u32>().ok()? as f64
+        }
+        _ => return None,
+    };
+    let n = n as u32;
+    (2..=crate::exec::gpus::MAX_SPLIT).contains(&n).then_some((1, n))
 }
 
 /// `512M`, `4G`, `1.5G`, `100K` or a plain number of bytes.

@@ -7,6 +7,7 @@
 pub mod dag;
 pub mod diag;
 pub mod interp;
+pub mod overrides;
 mod load;
 pub mod spec;
 pub mod yaml;
@@ -30,6 +31,8 @@ pub struct Pipeline {
     pub dir: PathBuf,
     pub stages: Vec<Stage>,
     pub dag: Dag,
+    /// The `--set` overrides it was loaded with, as given (`stages.a.with.n=3`).
+    pub overrides: Vec<String>,
 }
 
 /// One concrete stage.
@@ -74,6 +77,12 @@ impl Pipeline {
     /// Like [`Pipeline::load`] with an explicit environment (tests).
     pub fn load_with_env(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Pipeline, PipelineError> {
         load::load(file, env)
+    }
+
+    /// Like [`Pipeline::load`] with `--set PATH=VALUE` overrides (pipeline/overrides.rs) applied
+    /// to the document before anything is expanded.
+    pub fn load_with_overrides(file: &Path, overrides: &[overrides::Override]) -> Result<Pipeline, PipelineError> {
+        load::load_with(file, &|name| std::env::var(name).ok(), overrides)
     }
 
     pub fn index_of(&self, name: &str) -> Option<usize> {

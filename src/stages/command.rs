@@ -117,6 +117,9 @@ impl StageKind for Command {
         for (k, v) in &p.params {
             command.env(param_env_name(k), param_text(v));
         }
+        if let Some(v) = &ctx.visible_gpus {
+            command.env("CUDA_VISIBLE_DEVICES", v);
+        }
         // SAFETY: prctl and getppid in the child before exec. The supervisor is told when this
         // thread (and so the run) dies, e.g. on SIGKILL, and stops the whole tree; without one,
         // the shell is killed. Should the run have died before prctl took effect, give up.

@@ -54,6 +54,10 @@ pub struct StageContext {
     pub threads: usize,
     /// GPUs granted (`resources.gpus`); 0 means CPU only.
     pub gpus: usize,
+    /// `CUDA_VISIBLE_DEVICES` for the stage's processes when the local executor placed it on
+    /// specific GPUs (exec/gpus.rs); None leaves the inherited value alone.
+    #[serde(default)]
+    pub visible_gpus: Option<String>,
     /// The stage's log file; a kind that starts processes sends their output here (an isolated
     /// stage's own stdout and stderr already go here).
     #[serde(default)]
@@ -78,6 +82,7 @@ impl StageContext {
             work_dir: out_dir.parent().unwrap_or(out_dir).to_path_buf(),
             threads: 1,
             gpus: 0,
+            visible_gpus: None,
             log: out_dir.with_extension("log"),
         })
     }
@@ -145,14 +150,23 @@ pub struct InputSlot {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Resources {
     pub cpus: usize,
+    /// Whole GPUs; 1 for a share of one (see `gpu_split`).
     pub gpus: usize,
     /// Bytes; 0 = no reservation.
     pub mem: u64,
+    /// n > 1: the stage takes 1/n of one GPU (`gpus: 0.25`), so n such stages share it
+    /// (exec/gpus.rs). 1 for whole GPUs.
+    #[serde(default = "one")]
+    pub gpu_split: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl Default for Resources {
     fn default() -> Self {
-        Resources { cpus: 1, gpus: 0, mem: 0 }
+        Resources { cpus: 1, gpus: 0, mem: 0, gpu_split: 1 }
     }
 }
 

@@ -130,7 +130,7 @@ impl StageKind for Prepare {
         &["prepared.json", "skipped.json"]
     }
     fn default_resources(&self, _params: &serde_json::Value) -> Resources {
-        Resources { cpus: 2, gpus: 0, mem: 0 }
+        Resources { cpus: 2, ..Resources::default() }
     }
     fn run(&self, ctx: &StageContext) -> Result<()> {
         let p: Params = ctx.params()?;

@@ -155,7 +155,7 @@ impl StageKind for Synth {
         &["contact_sheet.png", "synth.json"]
     }
     fn default_resources(&self, _params: &serde_json::Value) -> Resources {
-        Resources { cpus: 2, gpus: 0, mem: 0 }
+        Resources { cpus: 2, ..Resources::default() }
     }
     fn run(&self, ctx: &StageContext) -> Result<()> {
         let p: Params = ctx.params()?;

@@ -12,7 +12,8 @@
 //!   (`head_init: xavier`, `head_bias_lr_mult: 2`, `head_bias_decay_mult: 0`); `paper_market` sets
 //!   `iterations: 20000`, `milestones: [10000, 15000]`; `release` (the authors' code) sets
 //!   `dropout: 0`, `hidden: 0`.
-//! - `model`: `resnet50` (default, the paper's trunk) | `resnet18` | `small_cnn` (CPU runs).
+//! - `model`: `resnet50` (default, the paper's trunk) | `resnet18` | `small_cnn` (CPU runs) |
+//!   `strided_cnn` (`small_cnn` behind a stride-4 stem: 224×224 inputs on a CPU).
 //! - `freeze_bn`: `true` (default, as the release): BN always uses its stored statistics.
 //!   `bn_affine`: `trained` (default: γ and β still train, as the release's Scale layers) | `frozen`.
 //!   Frozen BN without a `pretrained` input is refused at load time (the statistics would be the
@@ -85,7 +86,7 @@ impl StageKind for Train {
     }
     fn default_resources(&self, params: &serde_json::Value) -> Resources {
         let cuda = serde_json::from_value::<TrainConfig>(params.clone()).map(|c| c.device == DeviceChoice::Cuda).unwrap_or(false);
-        Resources { cpus: 2, gpus: usize::from(cuda), mem: 0 }
+        Resources { cpus: 2, gpus: usize::from(cuda), ..Resources::default() }
     }
     fn volatile_fields(&self) -> &'static [(&'static str, &'static str)] {
         &[("train_summary.json", "timing")]
