@@ -8,7 +8,7 @@
 //! from `AWMT_FAULT_SEED` (default 12), so a failure names the round that reproduces it.
 //! `benches/fault_injection.sh` runs many more rounds.
 
-mod common;
+use crate::common;
 
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};

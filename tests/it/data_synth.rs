@@ -1,6 +1,6 @@
 //! synth → split → prepare: round trips for both styles, determinism, and bad-image handling.
 
-mod data_support;
+use crate::data_support;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

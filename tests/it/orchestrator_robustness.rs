@@ -1,6 +1,6 @@
 //! Killed runs, corrupt objects, concurrent runs and Ctrl-C never leave a bad cache entry.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

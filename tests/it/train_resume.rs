@@ -2,7 +2,7 @@
 //! uninterrupted run: same weights, same logs, same summary (less its measured `timing`), byte
 //! for byte.
 
-mod train_support;
+use crate::train_support;
 
 use awmt::train::{train, Outcome, RunOptions, RunPaths};
 

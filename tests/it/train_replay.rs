@@ -2,7 +2,7 @@
 //! real training run reproduces the logged λ to 1e-6; a diverging run stops naming the iteration
 //! and task.
 
-mod train_support;
+use crate::train_support;
 
 use awmt::train::{train, RunOptions, RunPaths};
 

@@ -4,8 +4,8 @@
 //! are named errors; a frozen-BN stage without weights is refused at load time unless
 //! `from_scratch: true`, which runs.
 
-mod common;
-mod train_support;
+use crate::common;
+use crate::train_support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! their log tail, and no job left behind after Ctrl-C. Skipped, saying why, where Slurm cannot
 //! be installed or started (it needs root and Debian's packages).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

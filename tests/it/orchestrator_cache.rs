@@ -1,6 +1,6 @@
 //! The cache decides what reruns: parameters, input bytes (not mtimes), upstream outputs.
 
-mod common;
+use crate::common;
 
 use common::{stderr, stdout, touch, with_status, Project};
 

@@ -2,7 +2,7 @@
 //! the `train` stage kind validates its parameters and runs through the StageKind interface;
 //! pretrained torchvision-named weights load by name.
 
-mod train_support;
+use crate::train_support;
 
 use std::collections::BTreeMap;
 

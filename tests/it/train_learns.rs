@@ -1,7 +1,7 @@
 //! A small run on images with learnable structure drives the training and the validation loss
 //! down under every weighting method.
 
-mod train_support;
+use crate::train_support;
 
 use awmt::train::{train, RunOptions, RunPaths};
 

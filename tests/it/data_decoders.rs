@@ -3,8 +3,8 @@
 //! gets without the C library. Tests that need libjpeg-turbo install Debian's `libturbojpeg0`
 //! when they run as root and it is missing; elsewhere they skip, saying so.
 
-mod common;
-mod data_support;
+use crate::common;
+use crate::data_support;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,6 +1,6 @@
 //! CelebA loader: the real annotation files, both layouts, line endings, malformed input.
 
-mod data_support;
+use crate::data_support;
 
 use std::path::Path;
 

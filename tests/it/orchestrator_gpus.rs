@@ -1,7 +1,7 @@
 //! GPU placement on a machine without GPUs: `--gpus N` stands for N devices, and command stages
 //! record the `CUDA_VISIBLE_DEVICES` they were started with and when they ran.
 
-mod common;
+use crate::common;
 
 use common::{stderr, Project};
 

@@ -1,7 +1,7 @@
 //! Every bad pipeline file is refused before anything runs, with `file:line:column`, the quoted
 //! line, a caret and exit code 2.
 
-mod common;
+use crate::common;
 
 use common::{stderr, Project};
 

@@ -4,7 +4,7 @@
 //! majority-class rate on the cue attributes and on the mean, and no attribute collapses far below
 //! it (the pedestrians' small backpack sits 1–4 points below its majority rate; docs/QUICKSTART.md).
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

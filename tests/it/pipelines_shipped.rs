@@ -2,7 +2,7 @@
 //! fake dataset layout; without the data or the ImageNet weights they stop with exit code 2 and
 //! say what to download.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! Market-1501 / Duke loader against the real attribute files and an independent scipy reading.
 
-mod data_support;
+use crate::data_support;
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! `--set PATH=VALUE` on `run`, `status`, `dag` and `--dry-run`: overridden values are part of the
 //! stages' parameters and keys; bad flags are errors that name the flag, not a file position.
 
-mod common;
+use crate::common;
 
 use common::{stderr, stdout, with_status, Project};
 

@@ -1,0 +1,28 @@
+//! awmt's integration tests, as one test binary (one link of polars and libtorch instead of one
+//! per file; ripgrep and just do the same). Each module is one area; `cargo test --test it
+//! <module>::` runs one of them. Support code: `common` (a scratch project and the awmt binary),
+//! `data_support`, `train_support`.
+
+mod common;
+mod data_support;
+mod train_support;
+
+mod data_celeba;
+mod data_decoders;
+mod data_market;
+mod data_synth;
+mod fault_injection;
+mod orchestrator_cache;
+mod orchestrator_errors;
+mod orchestrator_gpus;
+mod orchestrator_overrides;
+mod orchestrator_robustness;
+mod pipelines_shipped;
+mod quickstart_quality;
+mod results_pipeline;
+mod slurm_executor;
+mod train_learns;
+mod train_predict;
+mod train_pretrained;
+mod train_replay;
+mod train_resume;
