@@ -35,8 +35,13 @@ build: $(STAMP)
 run: build
 	$(AWMT) run $(PIPELINE)
 
+# `cargo test` builds the bins with default features, so target/release/awmt links libtorch after
+# it; the last two lines put the torch-free front end back (a copy of the `build` artefact) and
+# check it.
 test: build
 	$(CARGO_ENV) cargo test --release --locked -- --test-threads=2
+	$(CARGO_ENV) cargo build --release --locked --no-default-features --bin awmt --bin awmt-supervise
+	@if ldd $(AWMT) | grep -q libtorch; then echo "error: $(AWMT) links libtorch" >&2; exit 1; fi
 
 bench: build
 	bash benches/run_all.sh

@@ -11,6 +11,7 @@ pub mod data;
 pub mod eval;
 pub mod exec;
 pub mod model;
+pub mod params;
 pub mod pipeline;
 pub mod report;
 pub mod rng;

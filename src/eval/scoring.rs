@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 use super::colour::colour_truth;
 use super::metrics::{evaluate, Metrics, Outcome, Truth};
 use crate::data::tasks::{Task, TaskSet};
-use crate::train::predict::PredictionRow;
+use crate::train::prediction::PredictionRow;
 
 /// Marked colour classes from the split table: task -> image -> cell (`None` = null cell).
 pub type MarkedSets = BTreeMap<String, HashMap<String, Option<String>>>;

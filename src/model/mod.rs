@@ -5,6 +5,7 @@
 pub mod heads;
 #[cfg(feature = "torch")]
 pub mod layers;
+#[cfg(feature = "torch")]
 pub mod net;
 #[cfg(feature = "torch")]
 pub mod pretrained;
@@ -12,10 +13,11 @@ pub mod pretrained;
 pub mod resnet;
 #[cfg(feature = "torch")]
 pub mod small_cnn;
+pub mod spec;
 pub mod torch_file;
 
 #[cfg(feature = "torch")]
 pub use layers::LinearInit;
 #[cfg(feature = "torch")]
 pub use net::{InitOptions, Net};
-pub use net::{NetConfig, Trunk};
+pub use spec::{NetConfig, Trunk};

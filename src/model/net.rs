@@ -1,56 +1,25 @@
 //! A whole network (trunk + heads) built from a serialisable description, so that `model.json`
-//! plus `model.safetensors` rebuild exactly what was trained.
+//! plus `model.safetensors` rebuild exactly what was trained (the description: [`super::spec`]).
 
-#[cfg(feature = "torch")]
 use std::path::Path;
 
-#[cfg(feature = "torch")]
 use anyhow::{bail, Context as _, Result};
-use serde::{Deserialize, Serialize};
-#[cfg(feature = "torch")]
 use tch::{Device, Kind, Tensor};
 
-#[cfg(feature = "torch")]
 use super::heads::Head;
-#[cfg(feature = "torch")]
 use super::layers::{BnMode, LinearInit, Mode, ParamStore};
-#[cfg(feature = "torch")]
 use super::resnet::ResNet;
-#[cfg(feature = "torch")]
 use super::small_cnn::SmallCnn;
-
-/// The trunk architecture (`model:` of a train stage).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Trunk {
-    SmallCnn,
-    /// `small_cnn` behind a stride-4 stem: for 224×224 inputs on a CPU.
-    StridedCnn,
-    Resnet18,
-    Resnet50,
-}
-
-impl Trunk {
-    pub fn name(self) -> &'static str {
-        match self {
-            Trunk::SmallCnn => "small_cnn",
-            Trunk::StridedCnn => "strided_cnn",
-            Trunk::Resnet18 => "resnet18",
-            Trunk::Resnet50 => "resnet50",
-        }
-    }
-}
+use super::spec::{NetConfig, Trunk};
 
 /// Training-time choices that leave the network's shape alone (so `model.json` does not record
 /// them): whether frozen-statistics BN trains γ/β, and how the head's FC layers start.
-#[cfg(feature = "torch")]
 #[derive(Debug, Clone, Copy)]
 pub struct InitOptions {
     pub train_bn_affine: bool,
     pub head_init: LinearInit,
 }
 
-#[cfg(feature = "torch")]
 impl Default for InitOptions {
     /// What [`Net::new`] builds: frozen-statistics BN keeps γ/β fixed too, PyTorch's FC init. (The
     /// train stage always passes its own options: `bn_affine`, `head_init`.)
@@ -59,28 +28,11 @@ impl Default for InitOptions {
     }
 }
 
-/// Everything needed to rebuild the network's shape.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NetConfig {
-    pub trunk: Trunk,
-    /// BN always normalises with its stored statistics (γ and β may still be trained: see
-    /// [`InitOptions`]).
-    pub frozen_bn: bool,
-    pub dropout: f64,
-    /// Width of a hidden FC layer in the head; 0 = a single FC.
-    pub hidden: i64,
-    /// Total outputs over all tasks.
-    pub outputs: i64,
-}
-
-#[cfg(feature = "torch")]
 enum TrunkNet {
     Small(SmallCnn),
     Res(ResNet),
 }
 
-#[cfg(feature = "torch")]
 pub struct Net {
     pub store: ParamStore,
     pub config: NetConfig,
@@ -91,7 +43,6 @@ pub struct Net {
 }
 
 /// Reinterprets a 4-D NCHW tensor with channels-last strides (same values, NHWC memory order).
-#[cfg(feature = "torch")]
 pub fn to_channels_last(t: &Tensor) -> Tensor {
     if t.dim() == 4 {
         t.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
@@ -100,7 +51,6 @@ pub fn to_channels_last(t: &Tensor) -> Tensor {
     }
 }
 
-#[cfg(feature = "torch")]
 impl Net {
     /// Builds a freshly initialised network with the default [`InitOptions`]; the initial values
     /// depend on `seed` alone.

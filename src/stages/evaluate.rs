@@ -40,7 +40,7 @@ use crate::data::tasks::TaskSet;
 use crate::eval::colour::MARKED_SUFFIX;
 use crate::eval::files::{write_metrics_csv, write_predictions, Identities, RunMetrics};
 use crate::eval::scoring::{score, MarkedSets};
-use crate::train::predict::PredictionRow;
+use crate::train::prediction::PredictionRow;
 
 pub struct Evaluate;
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::losses::{BinaryLoss, MulticlassLoss};
 use super::weighting::WeightingSpec;
 use crate::model::Trunk;
-use crate::stages::ParamError;
+use crate::params::ParamError;
 
 /// Named bundles of settings from the paper and the authors' release (docs/ALGORITHM.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,7 +228,7 @@ impl TrainConfig {
 
     /// Parses `with:` (preset first, then explicit values) and validates it.
     pub fn from_with(with: &serde_json::Value) -> Result<TrainConfig, ParamError> {
-        let raw: RawParams = crate::stages::parse_params(with)?;
+        let raw: RawParams = crate::params::parse_params(with)?;
         let mut c = TrainConfig::preset(raw.preset.unwrap_or(Preset::None));
         macro_rules! take {
             ($($f:ident),*) => { $( if let Some(v) = raw.$f { c.$f = v; } )* };

@@ -10,7 +10,9 @@ pub mod files;
 pub mod log;
 pub mod losses;
 pub mod model_file;
+#[cfg(feature = "torch")]
 pub mod predict;
+pub mod prediction;
 #[cfg(feature = "torch")]
 pub mod progress;
 #[cfg(feature = "torch")]

@@ -1,41 +1,20 @@
 //! Scores a trained model on a prepared split: the prediction half of the `evaluate` stage.
 
-#[cfg(feature = "torch")]
 use std::path::Path;
 
-#[cfg(feature = "torch")]
 use anyhow::{bail, Context as _, Result};
-#[cfg(feature = "torch")]
 use tch::{Device, Kind};
 
-#[cfg(feature = "torch")]
 use super::model_file::ModelInfo;
-#[cfg(feature = "torch")]
 use crate::data::prepared::PreparedSplit;
-#[cfg(feature = "torch")]
 use crate::data::tasks::{LabelTable, TaskSet, TaskType};
-#[cfg(feature = "torch")]
 use crate::model::Net;
 
-/// One prediction of one task on one image.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PredictionRow {
-    /// Image path relative to the release root (as in the split table).
-    pub image: String,
-    pub task: String,
-    /// Binary: the raw output ψ. Multiclass: the output of the predicted class.
-    pub score: f64,
-    /// Binary: +1 iff ψ > τ, else −1. Multiclass: the argmax class index.
-    pub prediction: i64,
-    /// The label, None where masked.
-    pub label: Option<i64>,
-}
+pub use super::prediction::PredictionRow;
 
-#[cfg(feature = "torch")]
 /// Images scored per forward pass.
 const BATCH: usize = 64;
 
-#[cfg(feature = "torch")]
 /// Predicts every task the model at `model_dir` (a `train` stage output) was trained on, for
 /// every image of `split` in `data_dir` (a `prepare` stage output), rows ordered by image then
 /// task. `threads` bounds the CPU threads used.
