@@ -6,6 +6,7 @@ pub mod materialize;
 pub mod progress;
 pub mod scheduler;
 pub mod slurm;
+pub mod trace;
 pub mod worker;
 
 use std::collections::BTreeMap;

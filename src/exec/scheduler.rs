@@ -37,6 +37,10 @@ pub struct RunOptions {
     pub cpus: usize,
     pub gpus: usize,
     pub mem: u64,
+    /// `--retries`: reruns of a failed attempt for stages that set no `retries:` of their own.
+    pub retries: u32,
+    /// The run as the run index records it; none for a dry run (nothing is recorded).
+    pub record: Option<crate::cache::run_index::RunStart>,
 }
 
 /// How one stage ended.
@@ -57,6 +61,8 @@ pub struct StageOutcome {
 pub struct RunSummary {
     pub stages: Vec<StageOutcome>,
     pub interrupted: bool,
+    /// Per-stage resource traces, in finishing order.
+    pub traces: Vec<crate::cache::run_index::StageTrace>,
 }
 
 impl RunSummary {
@@ -101,6 +107,7 @@ pub fn run(
     let mut cancelled = false;
     let total = opts.selected.iter().filter(|&&s| s).count();
     progress.begin(total);
+    let mut tracer = super::trace::Tracer::begin(cache, opts.record.clone(), n);
 
     loop {
         if interrupted.load(Ordering::SeqCst) && !cancelled {
@@ -123,6 +130,7 @@ pub fn run(
                     states[i] = State::Skipped;
                     outcomes[i] = Some(outcome(pipeline, i, "skipped", None, 0.0));
                     progress.finish(outcomes[i].as_ref().expect("set above"));
+                    tracer.finished(i, outcomes[i].as_ref().expect("set above"), 0, "");
                     moved = true;
                     continue;
                 }
@@ -142,7 +150,7 @@ pub fn run(
                     Err(e) => {
                         let mut o = outcome(pipeline, i, "failed", None, 0.0);
                         o.error = Some(format!("{e:#}"));
-                        fail(i, o, &mut states, &mut outcomes, progress);
+                        fail(i, o, &mut states, &mut outcomes, progress, &mut tracer);
                         stop_launching |= !opts.keep_going;
                         moved = true;
                         continue;
@@ -166,7 +174,7 @@ pub fn run(
                             Err(e) => {
                                 let mut o = outcome(pipeline, i, "failed", Some(key), 0.0);
                                 o.error = Some(format!("restoring outputs: {e:#}"));
-                                fail(i, o, &mut states, &mut outcomes, progress);
+                                fail(i, o, &mut states, &mut outcomes, progress, &mut tracer);
                                 stop_launching |= !opts.keep_going;
                                 moved = true;
                                 continue;
@@ -175,6 +183,7 @@ pub fn run(
                                 record.stages.insert(stage.name.clone(), StageRecord { key: key.clone(), parts, status: "cached".into(), seconds });
                                 let o = outcome(pipeline, i, "cached", Some(key), 0.0);
                                 progress.finish(&o);
+                                tracer.finished(i, &o, 0, "");
                                 outcomes[i] = Some(o);
                                 entries[i] = Some(entry.clone());
                                 states[i] = State::Done;
@@ -194,7 +203,9 @@ pub fn run(
                 }
                 // Resources: always let one stage run, however large its request. Stages handed
                 // to a cluster count only against --jobs: the cluster schedules its own slots.
-                let res = stage.resources;
+                let mut res = stage.resources;
+                // Each rerun of a failed attempt may ask for more memory (`mem_per_attempt`).
+                res.mem = (res.mem as f64 * stage.mem_per_attempt.powi(tracer.attempts(i) as i32)) as u64;
                 let remote = executor.publishes(stage.executor.as_deref());
                 let cpus = if remote { 0 } else { res.cpus.min(opts.cpus).max(1) };
                 let (gpus, mem) = if remote { (0, 0) } else { (res.gpus, res.mem) };
@@ -209,7 +220,7 @@ pub fn run(
                 if let Err(e) = materialize::claim_outputs(pipeline, i, cache) {
                     let mut o = outcome(pipeline, i, "failed", Some(key), 0.0);
                     o.error = Some(format!("{e:#}"));
-                    fail(i, o, &mut states, &mut outcomes, progress);
+                    fail(i, o, &mut states, &mut outcomes, progress, &mut tracer);
                     stop_launching |= !opts.keep_going;
                     moved = true;
                     continue;
@@ -228,16 +239,17 @@ pub fn run(
                     name: stage.name.clone(),
                     group: stage.group.clone(),
                     key: key.clone(),
-                    resources: stage.resources,
+                    resources: res,
                     slurm: stage.slurm.clone(),
                     work,
                 };
                 progress.start(i, &stage.name, stage.kind.name());
+                tracer.launched(i);
                 if let Err(e) = executor.launch(job) {
                     attempt.map(Attempt::discard);
                     let mut o = outcome(pipeline, i, "failed", Some(key), 0.0);
                     o.error = Some(format!("{e:#}"));
-                    fail(i, o, &mut states, &mut outcomes, progress);
+                    fail(i, o, &mut states, &mut outcomes, progress, &mut tracer);
                     stop_launching |= !opts.keep_going;
                     moved = true;
                     continue;
@@ -269,6 +281,7 @@ pub fn run(
             continue;
         };
         let log = cache.log_path(&key);
+        tracer.measured(i, done.usage);
         let published = match (done.result, cancelled) {
             (Ok(()), false) => match done.published {
                 Some(e) => Ok(e),
@@ -295,15 +308,29 @@ pub fn run(
                 record.stages.insert(stage.name.clone(), StageRecord { key: key.clone(), parts, status: "ran".into(), seconds: done.seconds });
                 let o = outcome(pipeline, i, "ran", Some(key), done.seconds);
                 progress.finish(&o);
+                let bytes = entry.manifest.files.iter().map(|f| f.size).sum();
+                tracer.finished(i, &o, bytes, if executor.publishes(stage.executor.as_deref()) { "slurm" } else { "local" });
                 outcomes[i] = Some(o);
                 entries[i] = Some(entry.clone());
                 states[i] = State::Done;
+            }
+            Err(e) if !cancelled && tracer.attempts(i) <= stage.retries.max(opts.retries) => {
+                // Keep this attempt's log beside the next one's, then let the stage launch again.
+                let attempt = tracer.attempts(i);
+                let kept = cache.root.join("logs").join(format!("{key}.attempt{attempt}.log"));
+                let saved = std::fs::rename(&log, &kept).is_ok();
+                progress.message(&format!(
+                    "stage `{}` failed on attempt {attempt} of {}: {e:#}; retrying{}",
+                    stage.name,
+                    stage.retries.max(opts.retries) + 1,
+                    if saved { format!(" (log of that attempt: {})", kept.display()) } else { String::new() }
+                ));
             }
             Err(e) => {
                 let mut o = outcome(pipeline, i, "failed", Some(key), done.seconds);
                 o.error = Some(if cancelled { "interrupted".to_string() } else { format!("{e:#}") });
                 o.log = Some(log);
-                fail(i, o, &mut states, &mut outcomes, progress);
+                fail(i, o, &mut states, &mut outcomes, progress, &mut tracer);
                 stop_launching |= !opts.keep_going;
             }
         }
@@ -313,6 +340,7 @@ pub fn run(
         if opts.selected[i] && matches!(states[i], State::Waiting) {
             let o = outcome(pipeline, i, "skipped", None, 0.0);
             progress.finish(&o);
+            tracer.finished(i, &o, 0, "");
             outcomes[i] = Some(o);
         }
     }
@@ -321,16 +349,17 @@ pub fn run(
         cache.save_record(&pipeline.name, &record)?;
     }
     progress.end();
-    Ok(RunSummary {
-        stages: pipeline.dag.order.iter().filter_map(|&i| outcomes[i].take()).collect(),
-        interrupted: cancelled,
-    })
+    let stages: Vec<StageOutcome> = pipeline.dag.order.iter().filter_map(|&i| outcomes[i].take()).collect();
+    let failed = stages.iter().any(|s| s.status == "failed" || s.status == "skipped");
+    tracer.end(if cancelled { "interrupted" } else if failed { "failed" } else { "ok" });
+    Ok(RunSummary { stages, interrupted: cancelled, traces: tracer.traces })
 }
 
 /// Marks stage `i` failed and reports its outcome.
-fn fail(i: usize, o: StageOutcome, states: &mut [State], outcomes: &mut [Option<StageOutcome>], progress: &mut Progress) {
+fn fail(i: usize, o: StageOutcome, states: &mut [State], outcomes: &mut [Option<StageOutcome>], progress: &mut Progress, tracer: &mut super::trace::Tracer) {
     states[i] = State::Failed;
     progress.finish(&o);
+    tracer.finished(i, &o, 0, "");
     outcomes[i] = Some(o);
 }
 

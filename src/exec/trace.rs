@@ -1,0 +1,124 @@
+//! Per-stage traces of one run (start and end, attempts, CPU time, peak memory, bytes written),
+//! appended to the cache's run index as each stage finishes, so that a killed run keeps what it
+//! finished (see `cache::run_index`).
+
+use crate::cache::run_index::{self, Event, RunEnd, RunLog, RunStart, StageTrace};
+use crate::cache::Cache;
+use crate::rusage::Usage;
+
+use super::scheduler::StageOutcome;
+
+pub struct Tracer {
+    log: Option<RunLog>,
+    run: String,
+    executor: String,
+    started: Vec<f64>,
+    attempts: Vec<u32>,
+    usage: Vec<Option<Usage>>,
+    /// Every finished stage's trace, in finishing order.
+    pub traces: Vec<StageTrace>,
+}
+
+impl Tracer {
+    /// A tracer for a run of `n` stages; with `start`, the run is written to the index (a dry
+    /// run passes none). An index that cannot be written is a warning, not a failed run.
+    pub fn begin(cache: &Cache, start: Option<RunStart>, n: usize) -> Tracer {
+        let mut t = Tracer {
+            log: None,
+            run: String::new(),
+            executor: String::new(),
+            started: vec![0.0; n],
+            attempts: vec![0; n],
+            usage: vec![None; n],
+            traces: Vec::new(),
+        };
+        if let Some(start) = start {
+            t.run = start.run.clone();
+            t.executor = start.executor.clone();
+            match RunLog::open(cache).and_then(|mut log| log.append(&Event::Start(start)).map(|_| log)) {
+                Ok(log) => t.log = Some(log),
+                Err(e) => eprintln!("warning: this run is not recorded in the run index: {e:#}"),
+            }
+        }
+        t
+    }
+
+    /// Stage `i` starts an attempt.
+    pub fn launched(&mut self, i: usize) {
+        self.started[i] = run_index::now();
+        self.attempts[i] += 1;
+    }
+
+    /// Attempts stage `i` has started so far.
+    pub fn attempts(&self, i: usize) -> u32 {
+        self.attempts[i]
+    }
+
+    /// What the executor measured of stage `i`'s last attempt.
+    pub fn measured(&mut self, i: usize, usage: Option<Usage>) {
+        self.usage[i] = usage;
+    }
+
+    /// Stage `i` finished as `o` (having published `bytes_written`): records and appends it.
+    pub fn finished(&mut self, i: usize, o: &StageOutcome, bytes_written: u64, executor: &str) {
+        let end = run_index::now();
+        let ran = self.attempts[i] > 0 && matches!(o.status.as_str(), "ran" | "failed");
+        let usage = if ran { self.usage[i] } else { None };
+        let trace = StageTrace {
+            run: self.run.clone(),
+            stage: o.name.clone(),
+            kind: o.kind.clone(),
+            key: o.key.clone(),
+            status: o.status.clone(),
+            attempts: self.attempts[i],
+            start: if ran { self.started[i] } else { end },
+            end,
+            seconds: o.seconds,
+            cpu_seconds: usage.map(|u| u.cpu_seconds),
+            max_rss: usage.map(|u| u.max_rss),
+            bytes_written,
+            executor: if executor.is_empty() { self.executor.clone() } else { executor.to_string() },
+            gpus: None,
+            error: o.error.clone(),
+        };
+        if let Some(log) = &mut self.log {
+            if let Err(e) = log.append(&Event::Stage(trace.clone())) {
+                eprintln!("warning: {e:#}");
+            }
+        }
+        self.traces.push(trace);
+    }
+
+    /// The run ended with `status` (`ok`, `failed`, `interrupted`).
+    pub fn end(&mut self, status: &str) {
+        if let Some(log) = &mut self.log {
+            let end = Event::End(RunEnd { run: self.run.clone(), ended: run_index::now(), status: status.to_string() });
+            if let Err(e) = log.append(&end) {
+                eprintln!("warning: {e:#}");
+            }
+        }
+    }
+}
+
+/// The lines `awmt run` prints after its counts: the three slowest stages that ran and the one
+/// with the largest peak memory.
+pub fn summary_lines(traces: &[StageTrace]) -> Vec<String> {
+    let mut ran: Vec<&StageTrace> = traces.iter().filter(|t| t.status == "ran" || t.status == "failed").collect();
+    if ran.is_empty() {
+        return Vec::new();
+    }
+    ran.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+    let slowest: Vec<String> = ran
+        .iter()
+        .take(3)
+        .map(|t| {
+            let cpu = t.cpu_seconds.map(|c| format!(", CPU {}", crate::util::human_duration(c))).unwrap_or_default();
+            format!("{} {}{cpu}", t.stage, crate::util::human_duration(t.seconds))
+        })
+        .collect();
+    let mut out = vec![format!("slowest: {}", slowest.join("; "))];
+    if let Some(t) = ran.iter().filter(|t| t.max_rss.is_some()).max_by_key(|t| t.max_rss.unwrap_or(0)) {
+        out.push(format!("largest peak memory: {} {}", t.stage, crate::util::human_bytes(t.max_rss.unwrap_or(0))));
+    }
+    out
+}
