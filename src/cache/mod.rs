@@ -44,7 +44,9 @@ fn stop_holders(lock: &Path) -> Result<()> {
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
             return Ok(());
         }
-        let holders = crate::supervise::holders_of(lock);
+        // This process holds the file open too (to take the lock): never count, or kill, itself.
+        let mut holders = crate::supervise::holders_of(lock);
+        holders.retain(|&pid| pid != std::process::id() as i32);
         if !told && !holders.is_empty() {
             eprintln!("stopping {} process(es) left running by a killed run: pid {:?}", holders.len(), holders);
             told = true;
