@@ -282,3 +282,55 @@ stages:
     assert_eq!(left.len(), 1);
     assert_eq!(stage(&left[0], "other")["status"], "ran");
 }
+
+#[test]
+fn the_report_draws_the_pipeline_timeline_and_resources_in_headless_chromium() {
+    use awmt::report::dag;
+    use awmt::report::html::{render, ReportPage};
+    let p = Project::new();
+    p.write("p.yaml", SWEEP);
+    assert!(p.awmt(&["run", "p.yaml", "-q", "-j", "2"]).status.success());
+    let run = &runs(&p)[0];
+    // The run record the orchestrator hands a report stage carries the graph and this run's traces.
+    let traces: Vec<dag::Trace> = serde_json::from_value(run["stages"].clone()).unwrap();
+    let mut graph: Vec<dag::GraphStage> =
+        traces.iter().map(|t| serde_json::from_value(serde_json::json!({"name": t.stage, "group": "score", "kind": "command", "status": t.status})).unwrap()).collect();
+    graph.push(serde_json::from_value(serde_json::json!({"name": "page", "group": "page", "kind": "report", "upstream": ["score[1,1]", "score[2,2]"]})).unwrap());
+    let page = ReportPage {
+        title: "runs <test>".into(),
+        pipeline: "sweep".into(),
+        stage: "page".into(),
+        synthetic: true,
+        sources: vec![],
+        headline: vec![],
+        tables: vec![],
+        figures: vec![],
+        contact_sheets: vec![],
+        provenance: vec![("pipeline".into(), "sweep".into())],
+        runs: vec![],
+        run_record: vec![("host".into(), "h".into())],
+        pipeline_svg: Some(dag::graph_svg(&graph)),
+        timeline_svg: dag::timeline_svg(&traces),
+        resources_html: Some(dag::resources_html(&traces)),
+    };
+    let html = render(&page).unwrap();
+    assert!(html.contains("score ×6"), "the foreach group is folded");
+    p.write("report.html", &html);
+    let out = p.path("chromium");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/chromium/check_report.sh");
+    let status = std::process::Command::new("bash").arg(&script).arg(p.path("report.html")).arg(&out).status().unwrap();
+    if status.code() == Some(77) {
+        eprintln!("SKIPPED the_report_draws_the_pipeline_timeline_and_resources_in_headless_chromium: Chromium is not available");
+        return;
+    }
+    assert!(status.success(), "check_report.sh failed: {status}");
+    let dom = std::fs::read_to_string(out.join("dom.html")).unwrap();
+    assert!(dom.contains("data-checked=\"yes\"") && dom.contains("data-errors=\"0\""), "{}", &dom[..dom.len().min(2000)]);
+    for id in ["pipeline-dag", "run-timeline", "resources-table"] {
+        assert!(dom.contains(&format!("id=\"{id}\"")), "{id} missing from the DOM");
+    }
+    assert_eq!(dom.matches("class=\"stage\"").count(), 2, "score (folded) and page");
+    assert_eq!(dom.matches("class=\"bar\"").count(), 6, "one bar per stage that ran");
+    let shot = std::fs::metadata(out.join("screenshot.png")).unwrap();
+    assert!(shot.len() > 1000);
+}

@@ -4,6 +4,7 @@
 pub mod local;
 pub mod materialize;
 pub mod progress;
+pub mod retry;
 pub mod scheduler;
 pub mod slurm;
 pub mod trace;

@@ -314,15 +314,16 @@ pub fn run(
                 entries[i] = Some(entry.clone());
                 states[i] = State::Done;
             }
-            Err(e) if !cancelled && tracer.attempts(i) <= stage.retries.max(opts.retries) => {
+            Err(e) if !cancelled && tracer.attempts(i) < super::retry::attempts_allowed(stage.retries, opts.retries, &e) => {
                 // Keep this attempt's log beside the next one's, then let the stage launch again.
                 let attempt = tracer.attempts(i);
                 let kept = cache.root.join("logs").join(format!("{key}.attempt{attempt}.log"));
                 let saved = std::fs::rename(&log, &kept).is_ok();
                 progress.message(&format!(
-                    "stage `{}` failed on attempt {attempt} of {}: {e:#}; retrying{}",
+                    "stage `{}` failed on attempt {attempt} of {}: {e:#}; {}{}",
                     stage.name,
-                    stage.retries.max(opts.retries) + 1,
+                    super::retry::attempts_allowed(stage.retries, opts.retries, &e),
+                    if executor.publishes(stage.executor.as_deref()) { "resubmitting" } else { "retrying" },
                     if saved { format!(" (log of that attempt: {})", kept.display()) } else { String::new() }
                 ));
             }
@@ -399,7 +400,8 @@ pub fn context(
     // A kind with a `run_record` slot gets the run's provenance; it is not part of the key.
     if stage.kind.input_slots().iter().any(|s| s.name == "run_record") {
         let path = attempt.dir.join("run_record.json");
-        let record = super::materialize::run_record(pipeline, entries);
+        let mut record = super::materialize::run_record(pipeline, entries);
+        super::trace::extend_record(&mut record, pipeline, cache);
         std::fs::write(&path, serde_json::to_vec_pretty(&record)?)?;
         inputs.insert("run_record".to_string(), vec![InputItem { path, stage: None }]);
     }

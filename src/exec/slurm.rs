@@ -238,14 +238,14 @@ impl SlurmExecutor {
             if squeue_ok && ended && sub.submitted.elapsed() > Duration::from_secs(2) {
                 let since = *sub.ended_since.get_or_insert_with(Instant::now);
                 if since.elapsed() > Duration::from_secs(5) {
-                    for (index, _) in pending {
+                    for (index, exit_file) in pending {
                         let (_, name, started) = self.jobs.remove(&index).unwrap_or_else(|| (String::new(), String::new(), Instant::now()));
+                        // The task's last state says whether the cluster ended it (then it is resubmitted).
+                        let task = exit_file.extension().and_then(|t| t.to_str()).map(|t| format!("{}_{t}", sub.job_id)).unwrap_or_default();
+                        let state = queued.get(&task).or_else(|| queued.get(&sub.job_id)).cloned().unwrap_or_default();
                         self.finished.push(JobDone {
                             index,
-                            result: Err(anyhow::anyhow!(
-                                "Slurm job {} of `{name}` ended without an exit code (cancelled, time or memory limit, or node failure)",
-                                sub.job_id
-                            )),
+                            result: Err(anyhow::Error::new(super::retry::EndedBySlurm { job: sub.job_id.clone(), stage: name, state })),
                             seconds: started.elapsed().as_secs_f64(),
                             published: None,
                             usage: None,

@@ -122,3 +122,30 @@ pub fn summary_lines(traces: &[StageTrace]) -> Vec<String> {
     }
     out
 }
+
+/// Adds what the report draws to a run record: `graph` (every stage with its group, kind,
+/// upstream stages and how it ended so far in this run) and `traces` (this run's stages that
+/// finished so far, read back from the run index).
+pub fn extend_record(record: &mut serde_json::Value, pipeline: &crate::pipeline::Pipeline, cache: &Cache) {
+    let me = std::process::id();
+    let current = run_index::read_runs(cache).ok().and_then(|runs| runs.into_iter().rev().find(|r| r.start.pid == me && r.end.is_none()));
+    let traces = current.map(|r| r.stages).unwrap_or_default();
+    let status: std::collections::HashMap<&str, &str> = traces.iter().map(|t| (t.stage.as_str(), t.status.as_str())).collect();
+    let graph: Vec<serde_json::Value> = pipeline
+        .dag
+        .order
+        .iter()
+        .map(|&i| {
+            let s = &pipeline.stages[i];
+            serde_json::json!({
+                "name": s.name,
+                "group": s.group,
+                "kind": s.kind.name(),
+                "upstream": s.upstream.iter().map(|&u| pipeline.stages[u].name.clone()).collect::<Vec<_>>(),
+                "status": status.get(s.name.as_str()).copied().unwrap_or(""),
+            })
+        })
+        .collect();
+    record["graph"] = serde_json::Value::Array(graph);
+    record["traces"] = serde_json::to_value(&traces).unwrap_or_default();
+}
