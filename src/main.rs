@@ -189,9 +189,9 @@ enum ExpCommand {
         /// Only the parameter and metric columns matching these globs
         #[arg(long, value_name = "PATTERN", num_args = 1..)]
         only: Vec<String>,
-        /// Per-attribute accuracy columns too
+        /// Per-attribute accuracy and example-based metrics too
         #[arg(long)]
-        tasks: bool,
+        all_metrics: bool,
         /// Do not shorten or leave out columns to fit 100 characters
         #[arg(long)]
         wide: bool,
@@ -457,10 +457,10 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Exp { command: ExpCommand::Show { file, stage, no_fold, sort, only, tasks, wide, csv, json, md, cache } } => {
+        Command::Exp { command: ExpCommand::Show { file, stage, no_fold, sort, only, all_metrics, wide, csv, json, md, cache } } => {
             let pipeline = load(&file)?;
             let cache = Cache::open(&cache.dir())?;
-            let variants = awmt::runs::exp::variants(&pipeline, &cache, &stage, tasks).map_err(|e| Failure::Usage(format!("{e:#}")))?;
+            let variants = awmt::runs::exp::variants(&pipeline, &cache, &stage, all_metrics).map_err(|e| Failure::Usage(format!("{e:#}")))?;
             let opts = awmt::runs::exp::ShowOptions { fold: !no_fold, sort, only };
             let shown = awmt::runs::exp::show(&variants, &opts).map_err(|e| Failure::Usage(format!("{e:#}")))?;
             if json {

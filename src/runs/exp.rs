@@ -112,9 +112,9 @@ fn flatten(v: &serde_json::Value, path: &str, out: &mut BTreeMap<String, String>
     }
 }
 
-/// Numbers of the entry's `metrics*.json` files (an `evaluate` stage's mean accuracy, mA and
-/// example-based metrics; per-attribute accuracy with `tasks`).
-pub fn metrics(entry: &Entry, tasks: bool) -> BTreeMap<String, f64> {
+/// Numbers of the entry's `metrics*.json` files (an `evaluate` stage's mean accuracy and mA; with
+/// `all`, its example-based metrics and per-attribute accuracy too).
+pub fn metrics(entry: &Entry, all: bool) -> BTreeMap<String, f64> {
     let files: Vec<&str> = entry
         .manifest
         .files
@@ -136,8 +136,13 @@ pub fn metrics(entry: &Entry, tasks: bool) -> BTreeMap<String, f64> {
                 // Settings and provenance an `evaluate` stage records beside its metrics.
                 ("training" | "tau" | "model_stages", _) => {}
                 ("mean_balanced_accuracy", x) => numbers(x, &format!("{prefix}mA"), &mut out),
+                ("example_based", x) => {
+                    if all {
+                        numbers(x, &format!("{prefix}ex"), &mut out)
+                    }
+                }
                 ("tasks", serde_json::Value::Array(items)) => {
-                    if tasks {
+                    if all {
                         for t in items {
                             if let (Some(name), Some(acc)) = (t["task"].as_str(), t["accuracy"].as_f64()) {
                                 out.insert(format!("{prefix}acc[{name}]"), acc);
@@ -153,6 +158,10 @@ pub fn metrics(entry: &Entry, tasks: bool) -> BTreeMap<String, f64> {
 }
 
 fn numbers(v: &serde_json::Value, path: &str, out: &mut BTreeMap<String, f64>) {
+    // Counts (`n`, `correct`) say how much was scored, not how well.
+    if matches!(path.rsplit('.').next(), Some("n" | "correct" | "images")) {
+        return;
+    }
     match v {
         serde_json::Value::Number(n) => {
             if let Some(f) = n.as_f64() {
@@ -170,7 +179,7 @@ fn numbers(v: &serde_json::Value, path: &str, out: &mut BTreeMap<String, f64>) {
 
 /// Every variant of the row stages: those matching `patterns`, else the `evaluate` stages, else
 /// the `train` stages.
-pub fn variants(pipeline: &Pipeline, cache: &Cache, patterns: &[String], tasks: bool) -> Result<Vec<Variant>> {
+pub fn variants(pipeline: &Pipeline, cache: &Cache, patterns: &[String], all_metrics: bool) -> Result<Vec<Variant>> {
     let mut rows: Vec<usize> = Vec::new();
     if patterns.is_empty() {
         for kind in ["evaluate", "train"] {
@@ -200,7 +209,7 @@ pub fn variants(pipeline: &Pipeline, cache: &Cache, patterns: &[String], tasks: 
         if !groups.iter().any(|(g, k)| *k == m.parts.kind && base_name(&m.stage) == g) {
             continue;
         }
-        out.push(Variant { key: m.key.clone(), stage: m.stage.clone(), params: entries.params_with_upstream(e), metrics: metrics(e, tasks) });
+        out.push(Variant { key: m.key.clone(), stage: m.stage.clone(), params: entries.params_with_upstream(e), metrics: metrics(e, all_metrics) });
     }
     out.sort_by(|a, b| a.stage.cmp(&b.stage).then(a.key.cmp(&b.key)));
     Ok(out)
@@ -255,6 +264,12 @@ pub fn show(variants: &[Variant], opts: &ShowOptions) -> Result<Shown> {
     let mut varying: Vec<String> =
         all_params.into_iter().filter(|c| variants.iter().map(|v| value(v, c)).collect::<BTreeSet<_>>().len() > 1).cloned().collect();
     let mut metric_names: Vec<String> = variants.iter().flat_map(|v| v.metrics.keys().cloned()).collect::<BTreeSet<_>>().into_iter().collect();
+    // The paper's headline metrics first.
+    metric_names.sort_by_key(|m| match m.as_str() {
+        "mean_accuracy" => 0,
+        "mA" => 1,
+        _ => 2,
+    });
     let seeds: Vec<String> = if opts.fold { varying.iter().filter(|c| is_seed(c)).cloned().collect() } else { Vec::new() };
     varying.retain(|c| !seeds.contains(c));
     // Rows: one per variant, or one per (stage definition, non-seed parameters) when folding.
@@ -291,6 +306,21 @@ pub fn show(variants: &[Variant], opts: &ShowOptions) -> Result<Shown> {
         varying.retain(keep);
         metric_names.retain(keep);
     }
+    // Without --sort: by stage, then by each parameter column in turn (numbers as numbers).
+    let by_params = |a: &Row, b: &Row| {
+        a.stage.cmp(&b.stage).then_with(|| {
+            varying.iter().fold(std::cmp::Ordering::Equal, |o, p| {
+                o.then_with(|| {
+                    let (x, y) = (&a.params[p], &b.params[p]);
+                    match (x.parse::<f64>(), y.parse::<f64>()) {
+                        (Ok(u), Ok(v)) => u.total_cmp(&v),
+                        _ => x.cmp(y),
+                    }
+                })
+            })
+        })
+    };
+    rows.sort_by(by_params);
     if let Some(col) = &opts.sort {
         let find = |names: &[String]| names.iter().find(|n| *n == col).or_else(|| names.iter().find(|n| n.ends_with(&format!(".{col}")))).cloned();
         if let Some(m) = find(&metric_names) {
