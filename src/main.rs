@@ -107,6 +107,11 @@ enum Command {
         /// Only these stages and what they need
         #[arg(long, value_name = "STAGE", num_args = 1..)]
         stage: Vec<String>,
+        /// Text format: each stage's state in the cache, and why a stale one would rerun
+        #[arg(long)]
+        status: bool,
+        #[command(flatten)]
+        cache: CacheArgs,
     },
     /// Remove cache entries that none of the given pipelines reaches
     Gc {
@@ -365,14 +370,26 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
             let all_fresh = status.iter().all(|s| s.state == "fresh");
             Ok(if all_fresh { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Command::Dag { file, format, stage } => {
+        Command::Dag { file, format, stage, status, cache } => {
             let pipeline = load(&file)?;
             let keep = if stage.is_empty() {
                 vec![true; pipeline.stages.len()]
             } else {
                 dag::with_ancestors(&pipeline.stages, &select(&pipeline, &stage)?)
             };
-            print!("{}", dag::render(&pipeline.stages, &pipeline.dag.order, &keep, format));
+            let text = dag::render(&pipeline.stages, &pipeline.dag.order, &keep, format);
+            if status && format == DagFormat::Text {
+                // One line per kept stage, in order: annotate each with its state.
+                let cache = Cache::open(&cache.dir())?;
+                let states = awmt::exec::status(&pipeline, &cache)?;
+                let kept: Vec<&awmt::exec::StageStatus> = states.iter().filter(|s| pipeline.index_of(&s.name).is_some_and(|i| keep[i])).collect();
+                for (line, s) in text.lines().zip(kept) {
+                    let why = if s.state == "stale" && !s.why.is_empty() { format!(": {}", s.why.join("; ")) } else { String::new() };
+                    println!("{line}  [{}{why}]", s.state.replace('_', " "));
+                }
+            } else {
+                print!("{text}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Gc { files, dry_run, cache } => {

@@ -334,3 +334,31 @@ fn the_report_draws_the_pipeline_timeline_and_resources_in_headless_chromium() {
     let shot = std::fs::metadata(out.join("screenshot.png")).unwrap();
     assert!(shot.len() > 1000);
 }
+
+#[test]
+fn status_and_dag_say_why_a_stage_would_rerun() {
+    let p = Project::new();
+    p.write("in.txt", "a\n");
+    p.write("p.yaml", &TWO.replace("cmd: echo data > data.txt", "cmd: cat in.txt > data.txt\n    deps: [in.txt]"));
+    assert!(p.awmt(&["run", "p.yaml", "-q"]).status.success());
+    let text = std::fs::read_to_string(p.path("p.yaml")).unwrap();
+    p.write("p.yaml", &text.replace("lr: 0.1", "lr: 0.25"));
+    let out = stdout(&p.awmt(&["status", "p.yaml"]));
+    assert!(out.contains("fresh     prep"), "{out}");
+    assert!(out.contains("parameter `params.lr` changed: 0.1 → 0.25"), "{out}");
+    p.write("in.txt", "b\n");
+    let dag = p.awmt(&["dag", "p.yaml", "--status"]);
+    assert!(dag.status.success(), "{}", stderr(&dag));
+    let lines: Vec<String> = stdout(&dag).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("prep (command)  [stale: content of `in.txt` changed]"), "{lines:?}");
+    assert!(lines[1].contains("upstream stage `prep` must run first") && lines[1].contains("0.1 → 0.25"), "{lines:?}");
+    // Put everything back: fresh again; then remove the entries with gc: the reason says so.
+    p.write("in.txt", "a\n");
+    p.write("p.yaml", &text);
+    assert_eq!(p.awmt(&["status", "p.yaml"]).status.code(), Some(0));
+    p.write("other.yaml", "stages:\n  o:\n    kind: command\n    cmd: echo > o.txt\n    outs: [o.txt]\n");
+    assert!(p.awmt(&["gc", "other.yaml"]).status.success());
+    let out = stdout(&p.awmt(&["status", "p.yaml"]));
+    assert!(out.contains("nothing it depends on changed, but its cache entry is gone"), "{out}");
+}
