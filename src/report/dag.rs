@@ -109,7 +109,7 @@ pub fn graph_svg(stages: &[GraphStage]) -> String {
         let d = ups[g.as_str()].iter().filter_map(|u| depth.get(u.as_str())).map(|d| d + 1).max().unwrap_or(0);
         depth.insert(g.as_str(), d);
     }
-    let (w, h, gap_x, gap_y, pad) = (170.0, 38.0, 50.0, 12.0, 10.0);
+    let (w, h, gap_x, gap_y, pad) = (150.0, 38.0, 36.0, 12.0, 10.0);
     let mut rows_in: BTreeMap<usize, usize> = BTreeMap::new();
     let mut pos: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
     for g in &order {
@@ -145,7 +145,7 @@ pub fn graph_svg(stages: &[GraphStage]) -> String {
         let m = &members[g];
         let status = worst(&m.iter().map(|s| s.status.as_str()).collect::<Vec<_>>());
         let (fill, ink) = colour(&status);
-        let label = if m.len() > 1 { format!("{} ×{}", shorten(g, 18), m.len()) } else { shorten(g, 22) };
+        let label = if m.len() > 1 { format!("{} ×{}", shorten(g, 15), m.len()) } else { shorten(g, 19) };
         let title = format!("{g} ({}, {})", m[0].kind, if status.is_empty() { "not in this run" } else { &status });
         svg += &format!(
             "<g class=\"stage\" data-status=\"{}\"><title>{}</title><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w}\" height=\"{h}\" rx=\"5\" fill=\"{fill}\" stroke=\"#555\"/><text x=\"{:.1}\" y=\"{:.1}\" fill=\"{ink}\" font-weight=\"bold\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" fill=\"{ink}\" font-size=\"10\">{}</text></g>\n",
