@@ -15,6 +15,7 @@ pub struct Tracer {
     started: Vec<f64>,
     attempts: Vec<u32>,
     usage: Vec<Option<Usage>>,
+    gpus: Vec<Option<Vec<usize>>>,
     /// Every finished stage's trace, in finishing order.
     pub traces: Vec<StageTrace>,
 }
@@ -30,6 +31,7 @@ impl Tracer {
             started: vec![0.0; n],
             attempts: vec![0; n],
             usage: vec![None; n],
+            gpus: vec![None; n],
             traces: Vec::new(),
         };
         if let Some(start) = start {
@@ -52,6 +54,11 @@ impl Tracer {
     /// Attempts stage `i` has started so far.
     pub fn attempts(&self, i: usize) -> u32 {
         self.attempts[i]
+    }
+
+    /// The GPUs stage `i`'s attempt was placed on (for the scheduler's GPU placement to call).
+    pub fn placed(&mut self, i: usize, gpus: Vec<usize>) {
+        self.gpus[i] = Some(gpus);
     }
 
     /// What the executor measured of stage `i`'s last attempt.
@@ -78,7 +85,7 @@ impl Tracer {
             max_rss: usage.map(|u| u.max_rss),
             bytes_written,
             executor: if executor.is_empty() { self.executor.clone() } else { executor.to_string() },
-            gpus: None,
+            gpus: if ran { self.gpus[i].clone() } else { None },
             error: o.error.clone(),
         };
         if let Some(log) = &mut self.log {
