@@ -15,7 +15,9 @@ pub mod params;
 pub mod pipeline;
 pub mod report;
 pub mod rng;
+pub mod runs;
 pub mod stages;
+pub mod rusage;
 pub mod supervise;
 pub mod train;
 #[cfg(feature = "torch")]

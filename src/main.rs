@@ -99,6 +99,9 @@ enum Command {
         gpus: Option<usize>,
         #[command(flatten)]
         sets: SetArgs,
+        /// Rerun a failed stage up to N times (stages with their own `retries:` keep the larger)
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        retries: u32,
         #[command(flatten)]
         cache: CacheArgs,
     },
@@ -122,6 +125,11 @@ enum Command {
         stage: Vec<String>,
         #[command(flatten)]
         sets: SetArgs,
+        /// Text format: each stage's state in the cache, and why a stale one would rerun
+        #[arg(long)]
+        status: bool,
+        #[command(flatten)]
+        cache: CacheArgs,
     },
     /// Remove cache entries that none of the given pipelines reaches
     Gc {
@@ -139,6 +147,29 @@ enum Command {
         /// Only report; leave corrupt entries where they are (and do not take the cache lock)
         #[arg(long)]
         no_quarantine: bool,
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
+    /// Past runs, newest first; with RUN, that run's stages and their resource traces
+    Runs {
+        /// A run id (or a prefix of one, or `last`)
+        run: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
+    /// Compare the variants of a pipeline's experiments that the cache holds
+    Exp {
+        #[command(subcommand)]
+        command: ExpCommand,
+    },
+    /// What changed between two runs (ids from `awmt runs`) or two cache entries (keys)
+    Diff {
+        a: String,
+        b: String,
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         cache: CacheArgs,
     },
@@ -160,6 +191,41 @@ enum Command {
         stage: Option<String>,
         #[arg(long)]
         cache: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExpCommand {
+    /// One row per variant: the parameters that differ between rows, and the metrics
+    Show {
+        /// Pipeline file (YAML)
+        file: PathBuf,
+        /// Row stages (names, groups or wildcards) [default: the `evaluate` stages, else `train`]
+        #[arg(long, value_name = "STAGE", num_args = 1..)]
+        stage: Vec<String>,
+        /// One row per seed instead of mean ± std over seeds
+        #[arg(long)]
+        no_fold: bool,
+        /// Sort by this column (metrics largest first, parameters ascending)
+        #[arg(long, value_name = "COLUMN")]
+        sort: Option<String>,
+        /// Only the parameter and metric columns matching these globs
+        #[arg(long, value_name = "PATTERN", num_args = 1..)]
+        only: Vec<String>,
+        /// Per-attribute accuracy and example-based metrics too
+        #[arg(long)]
+        all_metrics: bool,
+        /// Do not shorten or leave out columns to fit 100 characters
+        #[arg(long)]
+        wide: bool,
+        #[arg(long, conflicts_with_all = ["json", "md"])]
+        csv: bool,
+        #[arg(long, conflicts_with = "md")]
+        json: bool,
+        #[arg(long)]
+        md: bool,
+        #[command(flatten)]
+        cache: CacheArgs,
     },
 }
 
@@ -225,7 +291,7 @@ fn select(p: &Pipeline, names: &[String]) -> Result<Vec<usize>, Failure> {
 
 fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
     match cmd {
-        Command::Run { file, dry_run, force, stage, jobs, keep_going, json, quiet, no_wait, paranoid, reports, executor, gpus, sets, cache } => {
+        Command::Run { file, dry_run, force, stage, jobs, keep_going, json, quiet, no_wait, paranoid, reports, executor, gpus, sets, retries, cache } => {
             let pipeline = load(&file, &sets)?;
             let n = pipeline.stages.len();
             let selected = if stage.is_empty() { vec![true; n] } else { dag::with_ancestors(&pipeline.stages, &select(&pipeline, &stage)?) };
@@ -279,6 +345,8 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
                 cpus,
                 gpus,
                 mem: total_memory(),
+                retries,
+                record: (!dry_run).then(|| awmt::runs::run_start(&pipeline, if uses_slurm { "slurm" } else { "local" }, pipeline.overrides.clone())),
             };
             let mut progress = Progress::new(quiet || json && !std::io::stderr().is_terminal());
             let mut exec: Box<dyn Executor> = if uses_slurm {
@@ -301,6 +369,9 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
             }
             if !quiet {
                 eprintln!("{counts}");
+                for line in awmt::exec::trace::summary_lines(&summary.traces) {
+                    eprintln!("{line}");
+                }
             }
             if summary.interrupted {
                 return Ok(ExitCode::from(130));
@@ -328,14 +399,26 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
             let all_fresh = status.iter().all(|s| s.state == "fresh");
             Ok(if all_fresh { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Command::Dag { file, format, stage, sets } => {
+        Command::Dag { file, format, stage, sets, status, cache } => {
             let pipeline = load(&file, &sets)?;
             let keep = if stage.is_empty() {
                 vec![true; pipeline.stages.len()]
             } else {
                 dag::with_ancestors(&pipeline.stages, &select(&pipeline, &stage)?)
             };
-            print!("{}", dag::render(&pipeline.stages, &pipeline.dag.order, &keep, format));
+            let text = dag::render(&pipeline.stages, &pipeline.dag.order, &keep, format);
+            if status && format == DagFormat::Text {
+                // One line per kept stage, in order: annotate each with its state.
+                let cache = Cache::open(&cache.dir())?;
+                let states = awmt::exec::status(&pipeline, &cache)?;
+                let kept: Vec<&awmt::exec::StageStatus> = states.iter().filter(|s| pipeline.index_of(&s.name).is_some_and(|i| keep[i])).collect();
+                for (line, s) in text.lines().zip(kept) {
+                    let why = if s.state == "stale" && !s.why.is_empty() { format!(": {}", s.why.join("; ")) } else { String::new() };
+                    println!("{line}  [{}{why}]", s.state.replace('_', " "));
+                }
+            } else {
+                print!("{text}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Gc { files, dry_run, cache } => {
@@ -348,6 +431,12 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
                 live.extend(awmt::exec::live_keys(&p, &cache)?);
             }
             let removed = cache.gc(&live, dry_run)?;
+            let gone: HashSet<&String> = removed.iter().map(|r| &r.0).collect();
+            let kept: HashSet<String> = cache.keys()?.into_iter().filter(|k| !gone.contains(k)).collect();
+            let pruned = awmt::cache::run_index::prune(&cache, &kept, dry_run)?;
+            if pruned > 0 {
+                eprintln!("{} {pruned} run(s) from the run index: none of their entries is left", if dry_run { "would drop" } else { "dropped" });
+            }
             let bytes: u64 = removed.iter().map(|r| r.2).sum();
             for (key, stage, size) in &removed {
                 println!("{} {} {} ({})", if dry_run { "would remove" } else { "removed" }, &key[..16.min(key.len())], stage, awmt::util::human_bytes(*size));
@@ -393,6 +482,61 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
             }
             Ok(if bad.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
+        Command::Runs { run, json, cache } => {
+            let cache = Cache::open(&cache.dir())?;
+            let runs = awmt::runs::runs(&cache)?;
+            match run {
+                Some(id) => {
+                    let r = awmt::runs::find_run(&runs, &id).map_err(|e| Failure::Usage(format!("{e:#}")))?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(r).map_err(anyhow::Error::from)?);
+                    } else {
+                        print!("{}", awmt::runs::show_text(r));
+                    }
+                }
+                None if json => {
+                    let newest_first: Vec<_> = runs.iter().rev().collect();
+                    println!("{}", serde_json::to_string_pretty(&newest_first).map_err(anyhow::Error::from)?);
+                }
+                None if runs.is_empty() => eprintln!("no runs recorded in {} yet", cache.root.display()),
+                None => print!("{}", awmt::runs::list_text(&runs)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Exp { command: ExpCommand::Show { file, stage, no_fold, sort, only, all_metrics, wide, csv, json, md, cache } } => {
+            let pipeline = load(&file)?;
+            let cache = Cache::open(&cache.dir())?;
+            let variants = awmt::runs::exp::variants(&pipeline, &cache, &stage, all_metrics).map_err(|e| Failure::Usage(format!("{e:#}")))?;
+            let opts = awmt::runs::exp::ShowOptions { fold: !no_fold, sort, only };
+            let shown = awmt::runs::exp::show(&variants, &opts).map_err(|e| Failure::Usage(format!("{e:#}")))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&shown).map_err(anyhow::Error::from)?);
+            } else if csv {
+                print!("{}", shown.table().csv());
+            } else if md {
+                print!("{}", shown.table().markdown());
+            } else if shown.rows.is_empty() {
+                eprintln!("the cache {} holds no entry of these stages yet: run the pipeline first", cache.root.display());
+            } else {
+                print!("{}", shown.table().text(100, wide));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Diff { a, b, json, cache } => {
+            let cache = Cache::open(&cache.dir())?;
+            let runs = awmt::runs::runs(&cache)?;
+            let usage = |e: anyhow::Error| Failure::Usage(format!("{e:#}"));
+            let (diffs, single) = match awmt::runs::diff::resolve(&runs, &a, &b).map_err(usage)? {
+                Some((x, y)) => (awmt::runs::diff::runs(&cache, x, y)?, false),
+                None => (vec![awmt::runs::diff::entries(&cache, &a, &b).map_err(usage)?], true),
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&diffs).map_err(anyhow::Error::from)?);
+            } else {
+                print!("{}", awmt::runs::diff::text(&diffs, single));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Doctor { cache } => {
             doctor(&cache.dir());
             Ok(ExitCode::SUCCESS)
@@ -403,7 +547,12 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
                     let ctx = awmt::exec::worker::read_context(&file)?;
                     awmt::exec::worker::run_stage(&ctx, &file)?
                 }
-                (None, Some(p), Some(s), Some(c)) => awmt::exec::worker::run_pipeline_stage(&p, &s, &c)?,
+                (None, Some(p), Some(s), Some(c)) => {
+                    let result = awmt::exec::worker::run_pipeline_stage(&p, &s, &c);
+                    // A Slurm job's trace: what this process and the stage's processes used.
+                    awmt::rusage::write_usage_file();
+                    result?
+                }
                 _ => return Err(Failure::Usage("exec-stage needs --context FILE, or --pipeline, --stage and --cache".into())),
             }
             Ok(ExitCode::SUCCESS)

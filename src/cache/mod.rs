@@ -11,6 +11,7 @@
 //! quarantine/<key>-…/     entries `awmt verify` found corrupt, kept for inspection, never read
 //! owned/<hash>            workspace paths awmt created (the only ones it deletes or replaces)
 //! records/<pipeline>.json what each stage of a pipeline last resolved to (for `awmt status`)
+//! runs/index.jsonl       every run and its stages' resource traces, append-only (see `run_index`)
 //! ```
 //! A stage writes into its attempt's `out/`; publishing writes `manifest.json` (size and blake3 of
 //! every file), fsyncs, and renames the attempt directory to `stages/<key>` in one step, so a
@@ -23,6 +24,7 @@ pub mod lock;
 pub mod maintenance;
 pub mod owned;
 pub mod records;
+pub mod run_index;
 
 use std::path::{Path, PathBuf};
 
@@ -42,7 +44,9 @@ fn stop_holders(lock: &Path) -> Result<()> {
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
             return Ok(());
         }
-        let holders = crate::supervise::holders_of(lock);
+        // This process holds the file open too (to take the lock): never count, or kill, itself.
+        let mut holders = crate::supervise::holders_of(lock);
+        holders.retain(|&pid| pid != std::process::id() as i32);
         if !told && !holders.is_empty() {
             eprintln!("stopping {} process(es) left running by a killed run: pid {:?}", holders.len(), holders);
             told = true;

@@ -37,6 +37,8 @@ pub struct JobDone {
     pub seconds: f64,
     /// Set when the executor published the entry itself (Slurm jobs do).
     pub published: Option<Entry>,
+    /// CPU time and peak memory of the stage's processes, when the executor measured them.
+    pub usage: Option<crate::rusage::Usage>,
 }
 
 /// Something that runs jobs and reports when they end.
@@ -78,12 +80,14 @@ impl Executor for LocalExecutor {
             .spawn(move || {
                 let start = Instant::now();
                 let index = job.index;
+                crate::rusage::reset();
                 let result = match &job.work {
                     Some((ctx, file)) if job.kind.isolated() => run_subprocess(&exe, ctx, file),
                     Some((ctx, _)) => run_in_process(job.kind, ctx),
                     None => Err(anyhow::anyhow!("the local executor needs a prepared stage context")),
                 };
-                let _ = tx.send(JobDone { index, result, seconds: start.elapsed().as_secs_f64(), published: None });
+                let usage = Some(crate::rusage::taken());
+                let _ = tx.send(JobDone { index, result, seconds: start.elapsed().as_secs_f64(), published: None, usage });
             })
             .context("cannot start a stage thread")?;
         Ok(())
@@ -153,7 +157,7 @@ pub fn run_subprocess(exe: &std::path::Path, ctx: &StageContext, context_file: &
     let mut child = cmd.spawn().context("starting `awmt exec-stage`")?;
     let pgid = child.id() as i32;
     children::register(pgid);
-    let status = child.wait();
+    let status = crate::rusage::wait(&mut child);
     children::unregister(pgid);
     let status = status.context("waiting for the stage process")?;
     if status.success() {

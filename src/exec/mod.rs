@@ -5,8 +5,10 @@ pub mod gpus;
 pub mod local;
 pub mod materialize;
 pub mod progress;
+pub mod retry;
 pub mod scheduler;
 pub mod slurm;
+pub mod trace;
 pub mod worker;
 
 use std::collections::BTreeMap;
@@ -135,7 +137,7 @@ pub fn status(pipeline: &Pipeline, cache: &Cache) -> Result<Vec<StageStatus>> {
         let (state, key, why) = match resolver.resolve(i, &done) {
             Err(e) => ("stale".to_string(), None, vec![format!("{e:#}")]),
             Ok(Resolved::Blocked(u)) => {
-                let mut why = vec![format!("upstream stage `{}` must run first", pipeline.stages[u].name)];
+                let mut why = vec![format!("upstream stage `{}` must run first (its output is one of this stage's inputs)", pipeline.stages[u].name)];
                 if let Some(prev) = previous {
                     // Own parameter changes are still worth naming.
                     let own = KeyParts { inputs: prev.parts.inputs.clone(), ..own_parts(stage) };
@@ -153,7 +155,18 @@ pub fn status(pipeline: &Pipeline, cache: &Cache) -> Result<Vec<StageStatus>> {
                     }
                     None => match previous {
                         Some(prev) if prev.key != key => ("stale".to_string(), Some(key), parts.changes_since(&prev.parts)),
-                        Some(_) => ("stale".to_string(), Some(key), vec!["its cache entry is missing or corrupt".to_string()]),
+                        Some(_) => {
+                            // Same key as last time: the entry itself went away.
+                            let quarantined = std::fs::read_dir(cache.quarantine_dir())
+                                .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with(key.as_str())))
+                                .unwrap_or(false);
+                            let why = if quarantined {
+                                "nothing it depends on changed, but `awmt verify` found its cache entry corrupt and quarantined it".to_string()
+                            } else {
+                                "nothing it depends on changed, but its cache entry is gone (removed by `awmt gc`?) or damaged".to_string()
+                            };
+                            ("stale".to_string(), Some(key), vec![why])
+                        }
                         None => ("never_run".to_string(), Some(key), vec!["never run".to_string()]),
                     },
                 }

@@ -40,7 +40,10 @@ impl Progress {
             bar.set_style(ProgressStyle::with_template("  {spinner} {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
             bar.set_message(format!("{name} ({kind})"));
             bar.enable_steady_tick(Duration::from_millis(120));
-            self.running.insert(index, bar);
+            // A retried stage starts again: its failed attempt's spinner goes.
+            if let Some(old) = self.running.insert(index, bar) {
+                old.finish_and_clear();
+            }
         }
     }
 

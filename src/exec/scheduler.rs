@@ -38,6 +38,10 @@ pub struct RunOptions {
     /// GPUs to place stages on (`--gpus N`, or what the machine has).
     pub gpus: super::gpus::Gpus,
     pub mem: u64,
+    /// `--retries`: reruns of a failed attempt for stages that set no `retries:` of their own.
+    pub retries: u32,
+    /// The run as the run index records it; none for a dry run (nothing is recorded).
+    pub record: Option<crate::cache::run_index::RunStart>,
 }
 
 /// How one stage ended.
@@ -61,6 +65,8 @@ pub struct StageOutcome {
 pub struct RunSummary {
     pub stages: Vec<StageOutcome>,
     pub interrupted: bool,
+    /// Per-stage resource traces, in finishing order.
+    pub traces: Vec<crate::cache::run_index::StageTrace>,
 }
 
 impl RunSummary {
@@ -107,6 +113,7 @@ pub fn run(
     let mut cancelled = false;
     let total = opts.selected.iter().filter(|&&s| s).count();
     progress.begin(total);
+    let mut tracer = super::trace::Tracer::begin(cache, opts.record.clone(), n);
 
     loop {
         if interrupted.load(Ordering::SeqCst) && !cancelled {
@@ -129,6 +136,7 @@ pub fn run(
                     states[i] = State::Skipped;
                     outcomes[i] = Some(outcome(pipeline, i, "skipped", None, 0.0));
                     progress.finish(outcomes[i].as_ref().expect("set above"));
+                    tracer.finished(i, outcomes[i].as_ref().expect("set above"), 0, "");
                     moved = true;
                     continue;
                 }
@@ -148,7 +156,7 @@ pub fn run(
                     Err(e) => {
                         let mut o = outcome(pipeline, i, "failed", None, 0.0);
                         o.error = Some(format!("{e:#}"));
-                        fail(i, o, &mut states, &mut outcomes, progress);
+                        fail(i, o, &mut states, &mut outcomes, progress, &mut tracer);
                         stop_launching |= !opts.keep_going;
                         moved = true;
                         continue;
@@ -172,7 +180,7 @@ pub fn run(
                             Err(e) => {
                                 let mut o = outcome(pipeline, i, "failed", Some(key), 0.0);
                                 o.error = Some(format!("restoring outputs: {e:#}"));
-                                fail(i, o, &mut states, &mut outcomes, progress);
+                                fail(i, o, &mut states, &mut outcomes, progress, &mut tracer);
                                 stop_launching |= !opts.keep_going;
                                 moved = true;
                                 continue;
@@ -181,6 +189,7 @@ pub fn run(
                                 record.stages.insert(stage.name.clone(), StageRecord { key: key.clone(), parts, status: "cached".into(), seconds });
                                 let o = outcome(pipeline, i, "cached", Some(key), 0.0);
                                 progress.finish(&o);
+                                tracer.finished(i, &o, 0, "");
                                 outcomes[i] = Some(o);
                                 entries[i] = Some(entry.clone());
                                 states[i] = State::Done;
@@ -200,7 +209,9 @@ pub fn run(
                 }
                 // Resources: always let one stage run, however large its request. Stages handed
                 // to a cluster count only against --jobs: the cluster schedules its own slots.
-                let res = stage.resources;
+                let mut res = stage.resources;
+                // Each rerun of a failed attempt may ask for more memory (`mem_per_attempt`).
+                res.mem = (res.mem as f64 * stage.mem_per_attempt.powi(tracer.attempts(i) as i32)) as u64;
                 let remote = executor.publishes(stage.executor.as_deref());
                 let cpus = if remote { 0 } else { res.cpus.min(opts.cpus).max(1) };
                 let (gpus, mem) = if remote { (0, 0) } else { (res.gpus, res.mem) };
@@ -216,7 +227,7 @@ pub fn run(
                 if let Err(e) = materialize::claim_outputs(pipeline, i, cache) {
                     let mut o = outcome(pipeline, i, "failed", Some(key), 0.0);
                     o.error = Some(format!("{e:#}"));
-                    fail(i, o, &mut states, &mut outcomes, progress);
+                    fail(i, o, &mut states, &mut outcomes, progress, &mut tracer);
                     stop_launching |= !opts.keep_going;
                     moved = true;
                     continue;
@@ -237,11 +248,15 @@ pub fn run(
                     name: stage.name.clone(),
                     group: stage.group.clone(),
                     key: key.clone(),
-                    resources: stage.resources,
+                    resources: res,
                     slurm: stage.slurm.clone(),
                     work,
                 };
                 progress.start(i, &stage.name, stage.kind.name());
+                tracer.launched(i);
+                if let Some(p) = &placement {
+                    tracer.placed(i, p.visible.split(',').filter_map(|g| g.trim().parse().ok()).collect());
+                }
                 if let Err(e) = executor.launch(job) {
                     attempt.map(Attempt::discard);
                     if let Some(p) = &placement {
@@ -249,7 +264,7 @@ pub fn run(
                     }
                     let mut o = outcome(pipeline, i, "failed", Some(key), 0.0);
                     o.error = Some(format!("{e:#}"));
-                    fail(i, o, &mut states, &mut outcomes, progress);
+                    fail(i, o, &mut states, &mut outcomes, progress, &mut tracer);
                     stop_launching |= !opts.keep_going;
                     moved = true;
                     continue;
@@ -287,6 +302,7 @@ pub fn run(
             continue;
         };
         let log = cache.log_path(&key);
+        tracer.measured(i, done.usage);
         let published = match (done.result, cancelled) {
             (Ok(()), false) => match done.published {
                 Some(e) => Ok(e),
@@ -313,15 +329,30 @@ pub fn run(
                 record.stages.insert(stage.name.clone(), StageRecord { key: key.clone(), parts, status: "ran".into(), seconds: done.seconds });
                 let o = StageOutcome { gpus: gpu_label, ..outcome(pipeline, i, "ran", Some(key), done.seconds) };
                 progress.finish(&o);
+                let bytes = entry.manifest.files.iter().map(|f| f.size).sum();
+                tracer.finished(i, &o, bytes, if executor.publishes(stage.executor.as_deref()) { "slurm" } else { "local" });
                 outcomes[i] = Some(o);
                 entries[i] = Some(entry.clone());
                 states[i] = State::Done;
+            }
+            Err(e) if !cancelled && tracer.attempts(i) < super::retry::attempts_allowed(stage.retries, opts.retries, &e) => {
+                // Keep this attempt's log beside the next one's, then let the stage launch again.
+                let attempt = tracer.attempts(i);
+                let kept = cache.root.join("logs").join(format!("{key}.attempt{attempt}.log"));
+                let saved = std::fs::rename(&log, &kept).is_ok();
+                progress.message(&format!(
+                    "stage `{}` failed on attempt {attempt} of {}: {e:#}; {}{}",
+                    stage.name,
+                    super::retry::attempts_allowed(stage.retries, opts.retries, &e),
+                    if executor.publishes(stage.executor.as_deref()) { "resubmitting" } else { "retrying" },
+                    if saved { format!(" (log of that attempt: {})", kept.display()) } else { String::new() }
+                ));
             }
             Err(e) => {
                 let mut o = StageOutcome { gpus: gpu_label, ..outcome(pipeline, i, "failed", Some(key), done.seconds) };
                 o.error = Some(if cancelled { "interrupted".to_string() } else { format!("{e:#}") });
                 o.log = Some(log);
-                fail(i, o, &mut states, &mut outcomes, progress);
+                fail(i, o, &mut states, &mut outcomes, progress, &mut tracer);
                 stop_launching |= !opts.keep_going;
             }
         }
@@ -331,6 +362,7 @@ pub fn run(
         if opts.selected[i] && matches!(states[i], State::Waiting) {
             let o = outcome(pipeline, i, "skipped", None, 0.0);
             progress.finish(&o);
+            tracer.finished(i, &o, 0, "");
             outcomes[i] = Some(o);
         }
     }
@@ -339,16 +371,17 @@ pub fn run(
         cache.save_record(&pipeline.name, &record)?;
     }
     progress.end();
-    Ok(RunSummary {
-        stages: pipeline.dag.order.iter().filter_map(|&i| outcomes[i].take()).collect(),
-        interrupted: cancelled,
-    })
+    let stages: Vec<StageOutcome> = pipeline.dag.order.iter().filter_map(|&i| outcomes[i].take()).collect();
+    let failed = stages.iter().any(|s| s.status == "failed" || s.status == "skipped");
+    tracer.end(if cancelled { "interrupted" } else if failed { "failed" } else { "ok" });
+    Ok(RunSummary { stages, interrupted: cancelled, traces: tracer.traces })
 }
 
 /// Marks stage `i` failed and reports its outcome.
-fn fail(i: usize, o: StageOutcome, states: &mut [State], outcomes: &mut [Option<StageOutcome>], progress: &mut Progress) {
+fn fail(i: usize, o: StageOutcome, states: &mut [State], outcomes: &mut [Option<StageOutcome>], progress: &mut Progress, tracer: &mut super::trace::Tracer) {
     states[i] = State::Failed;
     progress.finish(&o);
+    tracer.finished(i, &o, 0, "");
     outcomes[i] = Some(o);
 }
 
@@ -388,7 +421,8 @@ pub fn context(
     // A kind with a `run_record` slot gets the run's provenance; it is not part of the key.
     if stage.kind.input_slots().iter().any(|s| s.name == "run_record") {
         let path = attempt.dir.join("run_record.json");
-        let record = super::materialize::run_record(pipeline, entries);
+        let mut record = super::materialize::run_record(pipeline, entries);
+        super::trace::extend_record(&mut record, pipeline, cache);
         std::fs::write(&path, serde_json::to_vec_pretty(&record)?)?;
         inputs.insert("run_record".to_string(), vec![InputItem { path, stage: None }]);
     }

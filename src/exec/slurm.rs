@@ -88,7 +88,7 @@ impl SlurmExecutor {
         for (_, jobs) in groups {
             if let Err(e) = self.submit(&jobs) {
                 for job in jobs {
-                    self.finished.push(JobDone { index: job.index, result: Err(anyhow::anyhow!("sbatch failed: {e:#}")), seconds: 0.0, published: None });
+                    self.finished.push(JobDone { index: job.index, result: Err(anyhow::anyhow!("sbatch failed: {e:#}")), seconds: 0.0, published: None, usage: None });
                 }
             }
         }
@@ -107,7 +107,7 @@ impl SlurmExecutor {
              # Written by awmt: runs one stage of {pipeline} against the shared cache.\n\
              task=${{SLURM_ARRAY_TASK_ID:-0}}\n\
              stage=$(sed -n \"$((task + 1))p\" {dir}/stages.txt)\n\
-             {awmt} exec-stage --pipeline {pipeline} --stage \"$stage\" --cache {cache}\n\
+             AWMT_USAGE_FILE={dir}/usage.$task {awmt} exec-stage --pipeline {pipeline} --stage \"$stage\" --cache {cache}\n\
              rc=$?\n\
              echo $rc > {dir}/exit.$task.tmp && mv {dir}/exit.$task.tmp {dir}/exit.$task\n\
              exit $rc\n",
@@ -198,9 +198,16 @@ impl SlurmExecutor {
                         let code: i32 = code.trim().parse().unwrap_or(1);
                         let (key, name, started) = self.jobs.remove(&index).unwrap_or_else(|| (String::new(), String::new(), Instant::now()));
                         let seconds = started.elapsed().as_secs_f64();
+                        // CPU time and peak memory as the job's own `awmt exec-stage` measured them.
+                        let usage = exit_file
+                            .file_name()
+                            .and_then(|n| n.to_str())
+                            .and_then(|n| n.strip_prefix("exit."))
+                            .map(|t| exit_file.with_file_name(format!("usage.{t}")))
+                            .and_then(|f| crate::rusage::read_usage_file(&f));
                         let done = if code == 0 {
                             match self.cache.entry(&key) {
-                                Some(e) => JobDone { index, result: Ok(()), seconds, published: Some(e) },
+                                Some(e) => JobDone { index, result: Ok(()), seconds, published: Some(e), usage },
                                 None => JobDone {
                                     index,
                                     result: Err(anyhow::anyhow!(
@@ -208,10 +215,11 @@ impl SlurmExecutor {
                                     )),
                                     seconds,
                                     published: None,
+                                    usage,
                                 },
                             }
                         } else {
-                            JobDone { index, result: Err(anyhow::anyhow!("Slurm job of `{name}` exited with status {code}")), seconds, published: None }
+                            JobDone { index, result: Err(anyhow::anyhow!("Slurm job of `{name}` exited with status {code}")), seconds, published: None, usage }
                         };
                         self.finished.push(done);
                     }
@@ -230,16 +238,17 @@ impl SlurmExecutor {
             if squeue_ok && ended && sub.submitted.elapsed() > Duration::from_secs(2) {
                 let since = *sub.ended_since.get_or_insert_with(Instant::now);
                 if since.elapsed() > Duration::from_secs(5) {
-                    for (index, _) in pending {
+                    for (index, exit_file) in pending {
                         let (_, name, started) = self.jobs.remove(&index).unwrap_or_else(|| (String::new(), String::new(), Instant::now()));
+                        // The task's last state says whether the cluster ended it (then it is resubmitted).
+                        let task = exit_file.extension().and_then(|t| t.to_str()).map(|t| format!("{}_{t}", sub.job_id)).unwrap_or_default();
+                        let state = queued.get(&task).or_else(|| queued.get(&sub.job_id)).cloned().unwrap_or_default();
                         self.finished.push(JobDone {
                             index,
-                            result: Err(anyhow::anyhow!(
-                                "Slurm job {} of `{name}` ended without an exit code (cancelled, time or memory limit, or node failure)",
-                                sub.job_id
-                            )),
+                            result: Err(anyhow::Error::new(super::retry::EndedBySlurm { job: sub.job_id.clone(), stage: name, state })),
                             seconds: started.elapsed().as_secs_f64(),
                             published: None,
+                            usage: None,
                         });
                     }
                     continue;
@@ -297,11 +306,11 @@ impl Executor for SlurmExecutor {
         for sub in self.live.drain(..) {
             for (index, _) in sub.tasks {
                 self.jobs.remove(&index);
-                self.finished.push(JobDone { index, result: Err(anyhow::anyhow!("cancelled")), seconds: 0.0, published: None });
+                self.finished.push(JobDone { index, result: Err(anyhow::anyhow!("cancelled")), seconds: 0.0, published: None, usage: None });
             }
         }
         for job in self.buffered.drain(..) {
-            self.finished.push(JobDone { index: job.index, result: Err(anyhow::anyhow!("cancelled")), seconds: 0.0, published: None });
+            self.finished.push(JobDone { index: job.index, result: Err(anyhow::anyhow!("cancelled")), seconds: 0.0, published: None, usage: None });
         }
         self.local.cancel();
     }

@@ -888,7 +888,19 @@ fn build_stage(
         }
     }
 
-    let resources = resources(cx, merged, chain, scope, kind, &params_json);
+    let mut mem_per_attempt = 1.0;
+    let resources = resources(cx, merged, chain, scope, kind, &params_json, &mut mem_per_attempt);
+    let retries = match &merged.retries {
+        None => 0,
+        Some(v) => match interp_value(cx, v, &["retries"]).as_ref().and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))) {
+            Some(n) if n <= 100 => n as u32,
+            _ => {
+                let d = cx.diag(cx.value_in_chain(chain, &["retries"]), "`retries` must be a whole number from 0 to 100".to_string());
+                cx.push(d);
+                0
+            }
+        },
+    };
     let executor = match &merged.executor {
         Some(e) => {
             let e = interp_string(cx, e, &["executor"]);
@@ -939,6 +951,8 @@ fn build_stage(
         work_dir,
         executor,
         slurm,
+        retries,
+        mem_per_attempt,
         pos,
     };
     Some((stage, PendingInputs { chain: chain.to_vec(), slots, out_pos }))
@@ -955,6 +969,7 @@ fn resources(
     scope: &Scope,
     kind: &dyn StageKind,
     params: &serde_json::Value,
+    mem_per_attempt: &mut f64,
 ) -> Resources {
     let mut r = kind.default_resources(params);
     let Some(map) = &merged.resources else { return r };
@@ -991,6 +1006,10 @@ fn resources(
             "mem" => match parse_mem(v) {
                 Some(b) => r.mem = b,
                 None => bad(cx, "a size such as `512M`, `4G` or a number of bytes"),
+            },
+            "mem_per_attempt" => match v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().trim_end_matches(['x', 'X']).parse().ok())) {
+                Some(f) if (1.0..=64.0).contains(&f) => *mem_per_attempt = f,
+                _ => bad(cx, "a factor from 1 to 64 such as `2x` (each retry asks for that much more memory)"),
             },
             _ => {
                 let help = match suggest(key, RESOURCE_KEYS.iter().copied()) {

@@ -55,6 +55,10 @@ pub struct Stage {
     pub executor: Option<String>,
     /// `slurm:` settings (partition, account, time, qos, extra).
     pub slurm: BTreeMap<String, String>,
+    /// `retries:`: reruns of a failed attempt; `resources.mem_per_attempt`: the factor the memory
+    /// request grows by on each rerun (1 = unchanged).
+    pub retries: u32,
+    pub mem_per_attempt: f64,
     /// Where the stage is defined in the file.
     pub pos: Pos,
 }

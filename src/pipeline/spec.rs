@@ -59,15 +59,17 @@ pub struct RawStage {
     pub outs: Option<Vec<String>>,
     pub params: Option<Mapping>,
     pub wdir: Option<String>,
+    /// Reruns of a failed attempt before the stage fails.
+    pub retries: Option<Value>,
 }
 
 /// Keys allowed at the top level and in a stage, for "did you mean".
 pub const TOP_KEYS: &[&str] = &["name", "description", "vars", "requires", "stages"];
 pub const STAGE_KEYS: &[&str] = &[
     "kind", "description", "extends", "inputs", "with", "foreach", "resources", "executor", "slurm", "cmd", "deps",
-    "outs", "params", "wdir",
+    "outs", "params", "wdir", "retries",
 ];
-pub const RESOURCE_KEYS: &[&str] = &["cpus", "gpus", "mem"];
+pub const RESOURCE_KEYS: &[&str] = &["cpus", "gpus", "mem", "mem_per_attempt"];
 pub const SLURM_KEYS: &[&str] = &["partition", "account", "time", "qos", "extra"];
 
 impl RawStage {
@@ -92,6 +94,7 @@ impl RawStage {
             outs: self.outs.clone().or_else(|| base.outs.clone()),
             params: merge_maps(&self.params, &base.params, false),
             wdir: self.wdir.clone().or_else(|| base.wdir.clone()),
+            retries: self.retries.clone().or_else(|| base.retries.clone()),
         }
     }
 }

@@ -53,6 +53,11 @@ pub struct ReportPage {
     pub runs: Vec<Vec<String>>,
     /// `(key, value)` rows from the run record, when one was given.
     pub run_record: Vec<(String, String)>,
+    /// From the run record: the stage graph and the run's timeline (inline SVG) and resource
+    /// table (HTML), built escaped by `report::dag`.
+    pub pipeline_svg: Option<String>,
+    pub timeline_svg: Option<String>,
+    pub resources_html: Option<String>,
 }
 
 const TEMPLATE: &str = r##"<!DOCTYPE html>
@@ -98,6 +103,7 @@ nav ul { columns: 2; font-size: 0.92em; }
 {% if page.figures %}<li><a href="#figures">Figures</a></li>{% endif %}
 {% for t in page.tables %}<li><a href="#{{ t.id }}">{{ t.title }}</a></li>{% endfor %}
 {% if page.contact_sheets %}<li><a href="#datasets">Dataset examples</a></li>{% endif %}
+{% if page.pipeline_svg %}<li><a href="#pipeline">Pipeline and run</a></li>{% endif %}
 <li><a href="#provenance">Provenance</a></li>
 </ul></nav>
 {% for t in page.headline %}
@@ -131,6 +137,21 @@ nav ul { columns: 2; font-size: 0.92em; }
 <figcaption>{{ f.caption }}</figcaption>
 </figure>
 {% endfor %}
+{% endif %}
+{% if page.pipeline_svg %}
+<h2 id="pipeline">Pipeline and run</h2>
+<p class="caption">The stages, <code>foreach</code> groups folded into one box with their count, coloured by how they ended in the run that made this report (up to the report itself).</p>
+<div class="scroll">{{ page.pipeline_svg|safe }}</div>
+{% if page.timeline_svg %}
+<h3>Timeline</h3>
+<p class="caption">One bar per stage that ran, from its start to its end, one lane per executor and GPU; cached stages took no time.</p>
+<div class="scroll">{{ page.timeline_svg|safe }}</div>
+{% endif %}
+{% if page.resources_html %}
+<h3>Resources</h3>
+<p class="caption">Wall time, CPU time and peak resident memory of each stage's process tree, and the bytes it published.</p>
+<div class="scroll">{{ page.resources_html|safe }}</div>
+{% endif %}
 {% endif %}
 <h2 id="provenance">Provenance</h2>
 <table class="kv" id="provenance-table">
@@ -298,6 +319,9 @@ mod tests {
             provenance: vec![("attribute".into(), "<img src=x onerror=alert(1)>".into())],
             runs: vec![vec!["eval[<b>]".into()]],
             run_record: vec![],
+            pipeline_svg: None,
+            timeline_svg: None,
+            resources_html: None,
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod baselines;
 pub mod comparison;
+pub mod dag;
 pub mod figures;
 pub mod files;
 pub mod font;

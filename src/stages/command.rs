@@ -137,7 +137,8 @@ impl StageKind for Command {
         let mut child = command.spawn().with_context(|| format!("starting `sh -c {}` in {}", p.cmd, ctx.work_dir.display()))?;
         let pgid = child.id() as i32;
         children::register(pgid);
-        let status = child.wait();
+        // Reaped with wait4: the executor reports the tree's CPU time and peak memory.
+        let status = crate::rusage::wait(&mut child);
         children::unregister(pgid);
         let status = status.context("waiting for the command")?;
         if !status.success() {

@@ -32,6 +32,7 @@ use super::{canonical_params, InputSlot, ParamError, StageContext, StageKind};
 use crate::report::html::{base64, render, summary_markdown, FigureEntry, ReportPage, TableSection};
 use crate::report::files::{CompareSummary, FigureInfo};
 use crate::report::tables;
+use crate::report::dag;
 
 pub struct Report;
 
@@ -284,13 +285,24 @@ impl StageKind for Report {
         sources.sort();
         sources.dedup();
         provenance.push(("data source".into(), if sources.is_empty() { "unknown".into() } else { sources.join(", ") }));
+        let (mut pipeline_svg, mut timeline_svg, mut resources_html) = (None, None, None);
         let run_record = match ctx.inputs("run_record") {
             [] => Vec::new(),
             [one] => {
                 let text = std::fs::read_to_string(&one.path)
                     .with_context(|| format!("reading run record {}", one.path.display()))?;
-                let v: serde_json::Value = serde_json::from_str(&text)
+                let mut v: serde_json::Value = serde_json::from_str(&text)
                     .with_context(|| format!("{}: the run record must be a JSON file", one.path.display()))?;
+                // The stage graph and the run's traces are drawn, not listed.
+                if let Some(obj) = v.as_object_mut() {
+                    let graph: Vec<dag::GraphStage> = obj.remove("graph").and_then(|g| serde_json::from_value(g).ok()).unwrap_or_default();
+                    let traces: Vec<dag::Trace> = obj.remove("traces").and_then(|t| serde_json::from_value(t).ok()).unwrap_or_default();
+                    if !graph.is_empty() {
+                        pipeline_svg = Some(dag::graph_svg(&graph));
+                        timeline_svg = dag::timeline_svg(&traces);
+                        resources_html = (!traces.is_empty()).then(|| dag::resources_html(&traces));
+                    }
+                }
                 flatten(&v)
             }
             many => bail!("stage `{}`: input `run_record` must name one file, got {}", ctx.stage, many.len()),
@@ -308,6 +320,9 @@ impl StageKind for Report {
             provenance,
             runs,
             run_record,
+            pipeline_svg,
+            timeline_svg,
+            resources_html,
         };
         let html = render(&page)?;
         let path = ctx.out_dir.join("report.html");

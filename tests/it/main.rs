@@ -20,6 +20,7 @@ mod orchestrator_robustness;
 mod pipelines_shipped;
 mod quickstart_quality;
 mod results_pipeline;
+mod runs_experiments;
 mod slurm_executor;
 mod train_learns;
 mod train_predict;

@@ -366,8 +366,27 @@ fn build() -> Built {
     std::fs::write(synth.join("synth.json"), r#"{"style": "faces", "source": "synthetic", "images": 240, "seed": 7}"#)
         .unwrap();
     let record = root.join("upstream/run_record.json");
-    std::fs::write(&record, r#"{"host": "ci-<box>", "awmt_version": "0.1.0", "durations": {"eval[awmt]": 1.25}}"#)
-        .unwrap();
+    // As the orchestrator writes it: the stage graph and the run's traces so far.
+    let record_json = serde_json::json!({
+        "host": "ci-<box>",
+        "awmt_version": "0.1.0",
+        "durations": {"eval[awmt]": 1.25},
+        "graph": [
+            {"name": "awmt[1]", "group": "awmt", "kind": "train", "upstream": [], "status": "ran"},
+            {"name": "awmt[2]", "group": "awmt", "kind": "train", "upstream": [], "status": "cached"},
+            {"name": "eval[awmt]", "group": "eval", "kind": "evaluate", "upstream": ["awmt[1]", "awmt[2]"], "status": "ran"},
+            {"name": "report", "group": "report", "kind": "report", "upstream": ["eval[awmt]"], "status": ""}
+        ],
+        "traces": [
+            {"run": "r", "stage": "awmt[1]", "kind": "train", "status": "ran", "attempts": 1, "start": 100.0, "end": 104.0, "seconds": 4.0,
+             "cpu_seconds": 7.5, "max_rss": 300000000, "bytes_written": 1200, "executor": "local", "gpus": null},
+            {"run": "r", "stage": "awmt[2]", "kind": "train", "status": "cached", "attempts": 0, "start": 100.0, "end": 100.0, "seconds": 0.0,
+             "executor": "local", "gpus": null},
+            {"run": "r", "stage": "eval[awmt]", "kind": "evaluate", "status": "ran", "attempts": 2, "start": 104.5, "end": 105.75, "seconds": 1.25,
+             "cpu_seconds": 1.0, "max_rss": 120000000, "bytes_written": 800, "executor": "local", "gpus": [0]}
+        ]
+    });
+    std::fs::write(&record, serde_json::to_vec(&record_json).unwrap()).unwrap();
     let report = run(&context(
         root,
         "report",
@@ -746,9 +765,15 @@ fn report_opens_in_headless_chromium() {
         "c0-attribute_tests_celeba",
         "provenance-table",
         "run-record",
+        "pipeline-dag",
+        "run-timeline",
+        "resources-table",
     ] {
         assert!(dom.contains(&format!("id=\"{id}\"")), "table {id} missing from the DOM");
     }
+    assert_eq!(dom.matches("class=\"stage\"").count(), 3, "awmt (folded), eval and report boxes");
+    assert_eq!(dom.matches("class=\"bar\"").count(), 2, "a bar per stage that ran; none for the cached one");
+    assert!(dom.contains("local GPU 0"), "the evaluate stage's lane");
     let log = std::fs::read_to_string(out.join("dom.log")).unwrap_or_default();
     assert!(!log.contains("Uncaught") && !log.contains("Refused to"), "console: {log}");
     assert_png_not_blank(&out.join("screenshot.png"));

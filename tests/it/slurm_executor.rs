@@ -123,8 +123,12 @@ fn our_jobs() -> Vec<String> {
     String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains("awmt:")).map(str::to_string).collect()
 }
 
+/// One test at a time on the cluster: each stops the cluster it started when it ends.
+static CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn slurm_executor_matches_local() {
+    let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
     let was_running = daemon_running("/run/slurm/slurmctld.pid") || daemon_running("/run/slurm/slurmd.pid");
     let _guard = ClusterGuard { started_here: !was_running };
     if let Err(why) = cluster_up() {
@@ -200,4 +204,48 @@ fn slurm_executor_matches_local() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(std::fs::read_dir(c.path("cache/stages")).unwrap().next().is_none(), "nothing published");
+}
+
+#[test]
+fn a_job_that_reaches_its_time_limit_is_resubmitted_and_traces_come_from_the_job() {
+    let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    let was_running = daemon_running("/run/slurm/slurmctld.pid") || daemon_running("/run/slurm/slurmd.pid");
+    let _guard = ClusterGuard { started_here: !was_running };
+    if let Err(why) = cluster_up() {
+        eprintln!("SKIPPED a_job_that_reaches_its_time_limit_is_resubmitted: a Slurm cluster could not be started here:\n{why}");
+        return;
+    }
+    let p = Project::new();
+    p.write(
+        "s.yaml",
+        r#"
+name: limits
+stages:
+  quick:
+    kind: command
+    # Holds 50 MB in a shell variable: the job's own trace must show it.
+    cmd: 'x=$(head -c 50000000 /dev/zero | tr "\0" a); echo done > quick.txt'
+    outs: [quick.txt]
+  slowfirst:
+    kind: command
+    # The first attempt outlives its 1-minute limit; the resubmitted one finishes at once.
+    cmd: 'if [ -f marker ]; then echo ok > out.txt; else touch marker; sleep 600; fi'
+    outs: [out.txt]
+    slurm: {time: "1"}
+"#,
+    );
+    let cache = p.path("cache");
+    let out = p.awmt(&["run", "s.yaml", "--executor", "slurm", "--cache", cache.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("stage `slowfirst` failed on attempt 1") && err.contains("time limit") && err.contains("resubmitting"), "{err}");
+    assert_eq!(p.read("out.txt").trim(), "ok");
+    let runs = p.awmt(&["runs", "last", "--json", "--cache", cache.to_str().unwrap()]);
+    let run: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+    let stage = |name: &str| run["stages"].as_array().unwrap().iter().find(|s| s["stage"] == name).unwrap().clone();
+    assert_eq!(stage("slowfirst")["attempts"], 2, "{run}");
+    assert_eq!(stage("slowfirst")["executor"], "slurm");
+    assert!(stage("quick")["max_rss"].as_u64().unwrap() > 50_000_000, "{run}");
+    assert!(stage("quick")["cpu_seconds"].as_f64().unwrap() > 0.0, "{run}");
+    assert!(our_jobs().is_empty(), "jobs left behind: {:?}", our_jobs());
 }
