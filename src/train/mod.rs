@@ -1,10 +1,11 @@
-//! Training: Algorithm 1, task-weighting methods, losses, checkpoints, logs, prediction.
+//! Training: Algorithm 1, task-weighting methods (loss- and gradient-based), losses, checkpoints, logs, prediction.
 
 #[cfg(feature = "torch")]
 pub mod algorithm;
 #[cfg(feature = "torch")]
 pub mod checkpoint;
 pub mod config;
+pub mod gradient;
 #[cfg(feature = "torch")]
 pub mod log;
 pub mod losses;
