@@ -681,6 +681,35 @@ mod tests {
     }
 
     #[test]
+    fn gradient_methods_parse_with_the_papers_defaults_and_validate() {
+        let parse = |v: serde_json::Value| WeightingSpec::from_value(v);
+        for name in ["mgda", "pcgrad", "cagrad", "gradnorm", "imtl", "nash_mtl", "aligned_mtl", "famo"] {
+            let s = parse(serde_json::json!(name)).unwrap();
+            assert_eq!(s.method(), name);
+            assert!(s.validate().is_ok(), "{name}");
+            // The canonical form round-trips.
+            assert_eq!(parse(serde_json::to_value(&s).unwrap()).unwrap(), s);
+        }
+        assert_eq!(
+            parse(serde_json::json!("cagrad")).unwrap(),
+            WeightingSpec::Cagrad { mode: GradMode::Parameters, c: 0.5, rescale: 1 }
+        );
+        assert_eq!(parse(serde_json::json!("famo")).unwrap(), WeightingSpec::Famo { w_lr: 0.025, gamma: 0.001 });
+        assert_eq!(
+            parse(serde_json::json!({"method": "mgda", "mode": "representation", "normalization": "loss_plus"})).unwrap(),
+            WeightingSpec::Mgda { mode: GradMode::Representation, normalization: MgdaNormalization::LossPlus }
+        );
+        assert!(parse(serde_json::json!({"method": "pcgrad", "mode": "weights"})).unwrap_err().contains("weights"));
+        assert!(parse(serde_json::json!({"method": "famo", "mode": "parameters"})).is_err());
+        let bad = |v: serde_json::Value| parse(v).unwrap().validate().unwrap_err();
+        assert!(bad(serde_json::json!({"method": "cagrad", "c": -1.0})).contains("c must"));
+        assert!(bad(serde_json::json!({"method": "cagrad", "rescale": 3})).contains("rescale"));
+        assert!(bad(serde_json::json!({"method": "cagrad", "rescale": 2, "c": 0.0})).contains("c must be positive"));
+        assert!(bad(serde_json::json!({"method": "nash_mtl", "update_every": 0})).contains("update_every"));
+        assert!(bad(serde_json::json!({"method": "famo", "w_lr": 0.0})).contains("w_lr"));
+    }
+
+    #[test]
     fn equal_is_all_ones() {
         let mut w = WeightingSpec::Equal.build(3, 0, Device::Cpu);
         assert_eq!(w.weights(1, &[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]), vec![1.0; 3]);

@@ -127,3 +127,99 @@ pub fn backward(method: &mut dyn GradientMethod, net: &Net, fwd: &Forward, losse
     }
     Ok(w)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{NetConfig, Trunk};
+
+    /// A stand-in method returning fixed weights.
+    struct Fixed(Vec<f64>, GradMode);
+    impl GradientMethod for Fixed {
+        fn mode(&self) -> GradMode {
+            self.1
+        }
+        fn name(&self) -> &'static str {
+            "fixed"
+        }
+        fn combine(&mut self, _info: &StepInfo, _gram: &Gram) -> Vec<f64> {
+            self.0.clone()
+        }
+    }
+
+    fn net(hidden: i64) -> Net {
+        let cfg = NetConfig { trunk: Trunk::SmallCnn, frozen_bn: false, dropout: 0.0, hidden, outputs: 2 };
+        Net::new(&cfg, Device::Cpu, 3)
+    }
+
+    fn images() -> Tensor {
+        let v: Vec<f32> = (0..4 * 3 * 16 * 16).map(|i| ((i * 37 % 101) as f32) / 50.0 - 1.0).collect();
+        Tensor::from_slice(&v).view([4, 3, 16, 16])
+    }
+
+    /// Per-task losses of the outputs: L_0 = mean(ψ_0²), L_1 = mean((ψ_1 − 1)²).
+    fn losses(out: &Tensor) -> Tensor {
+        let a = out.select(1, 0).square().mean(Kind::Float);
+        let b = (out.select(1, 1) - 1.0).square().mean(Kind::Float);
+        Tensor::stack(&[a, b], 0)
+    }
+
+    /// `.grad` of every trained tensor after the hook with weights `w`, and the reference:
+    /// the plain backward of Σ_j w_j L_j on the shared part and of Σ_j L_j on the output layer.
+    fn compare(mode: GradMode, hidden: i64, w: [f64; 2]) {
+        let n = net(hidden);
+        let fwd = forward(&n, &images(), 1, Some(mode));
+        let l = losses(&fwd.outputs);
+        let values = Vec::<f64>::try_from(l.to_kind(Kind::Double)).unwrap();
+        let got_w = backward(&mut Fixed(w.to_vec(), mode), &n, &fwd, &l, &values, 1, 0.1).unwrap();
+        assert_eq!(got_w, w.to_vec());
+        let got: Vec<(String, Tensor)> = n.store.trained().into_iter().map(|(k, p)| (k, p.grad().copy())).collect();
+        for (_, p) in n.store.trained() {
+            let _ = p.grad().zero_();
+        }
+        let head_is_specific = |name: &str| match mode {
+            GradMode::Parameters => name.starts_with("head.fc."),
+            GradMode::Representation => name.starts_with("head."),
+        };
+        let out = n.forward(&images(), Some(1));
+        let l = losses(&out);
+        let weighted = l.get(0) * w[0] + l.get(1) * w[1];
+        let plain = l.sum(Kind::Float);
+        let params: Vec<(String, Tensor)> = n.store.trained();
+        let tensors: Vec<Tensor> = params.iter().map(|(_, p)| p.shallow_clone()).collect();
+        let gw = Tensor::run_backward(&[&weighted], &tensors, true, false);
+        let gp = Tensor::run_backward(&[&plain], &tensors, false, false);
+        for (((name, g), want_w), want_p) in got.iter().zip(&gw).zip(&gp) {
+            let want = if head_is_specific(name) { want_p } else { want_w };
+            let diff = f64::try_from((g - want).abs().max()).unwrap();
+            let scale = f64::try_from(want.abs().max()).unwrap().max(1e-6);
+            assert!(diff <= 1e-4 * scale, "{mode:?} hidden {hidden} {name}: differs by {diff} (scale {scale})");
+        }
+    }
+
+    #[test]
+    fn direction_matches_the_weighted_backward_in_both_modes() {
+        for mode in [GradMode::Parameters, GradMode::Representation] {
+            for hidden in [0, 8] {
+                compare(mode, hidden, [1.0, 1.0]);
+                compare(mode, hidden, [2.0, 0.0]);
+                compare(mode, hidden, [0.3, -0.7]);
+            }
+        }
+    }
+
+    #[test]
+    fn a_non_finite_direction_stops_training_naming_method_and_iteration() {
+        for mode in [GradMode::Parameters, GradMode::Representation] {
+            let n = net(0);
+            let fwd = forward(&n, &images(), 1, Some(mode));
+            let l = losses(&fwd.outputs);
+            let err = backward(&mut Fixed(vec![f64::NAN, 1.0], mode), &n, &fwd, &l, &[1.0, 1.0], 17, 0.1).unwrap_err().to_string();
+            assert!(err.contains("iteration 17") && err.contains("fixed") && err.contains("non-finite"), "{err}");
+            let fwd = forward(&n, &images(), 1, Some(mode));
+            let l = losses(&fwd.outputs);
+            let err = backward(&mut Fixed(vec![f64::INFINITY, 1.0], mode), &n, &fwd, &l, &[1.0, 1.0], 3, 0.1).unwrap_err().to_string();
+            assert!(err.contains("iteration 3"), "{err}");
+        }
+    }
+}
