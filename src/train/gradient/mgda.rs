@@ -4,7 +4,9 @@
 //! With `mode: representation` the gradients are taken at the trunk's output: MGDA-UB, the
 //! paper's upper bound. n_j by `normalization`: none (1), l2 (‖g_j‖), loss (L_j), loss_plus
 //! (L_j‖g_j‖). The effective weight of g_j is w_j = α_j / n_j. Solved by Frank–Wolfe
-//! (`linalg::min_norm_simplex`; exact in closed form for two tasks).
+//! (`linalg::min_norm_simplex`; exact in closed form for two tasks). Where the min-norm point is a
+//! vertex, the paper's Algorithm 1 takes it (γ = 0 or 1); the authors' code, and so LibMTL, clamps
+//! γ to [0.001, 0.999] there — awmt follows the paper (benches/libmtl_check.py shows the 0.001).
 
 use anyhow::Result;
 

@@ -20,7 +20,8 @@
 //!   for the trunk's output z over the batch ([N, D] per task). Cost: M backward passes through
 //!   the head only (tiny), O(M²ND) for K, then ONE backward through the trunk with Σ_j w_j g_j —
 //!   about the cost of the loss-weighting methods plus M head passes. The head gets the gradient
-//!   of Σ_j L_j.
+//!   of Σ_j L_j. (LibMTL sums each task's representation gradient over the batch before the
+//!   method sees it, a [M, D] matrix; here it is the whole [N, D] gradient, as MGDA-UB defines it.)
 //! The method's own arithmetic on K is O(M²)–O(M³) per iteration (M ≤ 40), negligible either way.
 //!
 //! Solvers: no solver crate. The subproblems are M-dimensional and each has a short exact or
