@@ -4,7 +4,8 @@
 # tasks), same 10 + 10 images, same threads; both modes. Rounds alternate the order of the two
 # sides so that both see the same machine load; the summary keeps each side's best round.
 # LibMTL 1.1.5 from PyPI (--no-deps, into target/libmtl); Nash-MTL, Aligned-MTL and FAMO are not
-# in that release and CAGrad needs scipy: those rows show awmt alone (vs LibMTL's EW as a floor).
+# in that release, CAGrad needs scipy, and LibMTL refuses PCGrad and CAGrad with representation
+# gradients: those rows show awmt alone (the `equal` row is the floor both share).
 # Usage: benches/grad_bench.sh [model] [size] [steps] [threads] [rounds]  (defaults small_cnn 32 10 1 2)
 # Needs: PYTHON (default .bench-venv-torch/bin/python) with torch; AWMT_TRAIN_BENCH_BIN or a cargo build.
 set -euo pipefail
@@ -21,7 +22,7 @@ fi
 HAS_SCIPY=$("$PY" -c 'import scipy' 2>/dev/null && echo 1 || echo 0)
 OUT=$(mktemp)
 awmt_run() { "$BIN" "$MODEL" "$SIZE" "$STEPS" "$THREADS" --weighting="$1" ${2:+--mode=$2} >> "$OUT"; }
-libmtl_run() { "$PY" benches/grad_bench.py target/libmtl "$MODEL" "$SIZE" "$STEPS" "$THREADS" "$1" "$2" >> "$OUT"; }
+libmtl_run() { "$PY" benches/grad_bench.py target/libmtl "$MODEL" "$SIZE" "$STEPS" "$THREADS" "$1" "$2" >> "$OUT" || echo "LibMTL $1 ($2) failed" >&2; }
 pair() { # awmt-name LibMTL-name mode
     for round in $(seq "$ROUNDS"); do
         if [ $((round % 2)) = 1 ]; then awmt_run "$1" "$3"; libmtl_run "$2" "$3"; else libmtl_run "$2" "$3"; awmt_run "$1" "$3"; fi
@@ -30,10 +31,11 @@ pair() { # awmt-name LibMTL-name mode
 pair equal EW parameters
 for mode in parameters representation; do
     pair mgda MGDA $mode
-    pair pcgrad PCGrad $mode
+    # LibMTL refuses PCGrad and CAGrad with representation gradients.
+    if [ $mode = parameters ]; then pair pcgrad PCGrad $mode; else for r in $(seq "$ROUNDS"); do awmt_run pcgrad $mode; done; fi
     pair gradnorm GradNorm $mode
     pair imtl IMTL $mode
-    if [ "$HAS_SCIPY" = 1 ]; then pair cagrad CAGrad $mode; else for r in $(seq "$ROUNDS"); do awmt_run cagrad $mode; done; fi
+    if [ "$HAS_SCIPY" = 1 ] && [ $mode = parameters ]; then pair cagrad CAGrad $mode; else for r in $(seq "$ROUNDS"); do awmt_run cagrad $mode; done; fi
     for r in $(seq "$ROUNDS"); do awmt_run nash_mtl $mode; awmt_run aligned_mtl $mode; done
 done
 for r in $(seq "$ROUNDS"); do awmt_run famo ""; done
@@ -56,7 +58,7 @@ for (name, mode, impl) in best:
 for name, mode in seen:
     a = best[(name, mode, "awmt")]
     l = best.get((name, mode, "libmtl"))
-    ratio = f"{a / l:.2f}×" if l else "— (not in LibMTL 1.1.5 / scipy missing)"
+    ratio = f"{a / l:.2f}×" if l else "— (no LibMTL counterpart here)"
     print(f"| {name} | {mode if name != 'famo' else '—'} | {a:.1f} | {f'{l:.1f}' if l else '—'} | {ratio} |")
 PYEOF
 rm -f "$OUT"
