@@ -3,7 +3,9 @@
 //! half with the per-task square loss, an SGD step with momentum and weight decay).
 //!
 //! Usage: `train_step <resnet18|resnet50|small_cnn> <size> <steps> <threads> [--device=cuda]
-//! [--precision=bf16] [--channels-last]`; prints one JSON line
+//! [--precision=bf16] [--channels-last] [--weighting=NAME] [--mode=parameters|representation]`
+//! (`--weighting`: any `weighting:` method with its defaults, e.g. `pcgrad`; `--mode`: a gradient
+//! method's mode); prints one JSON line
 //! `{"impl":"awmt","model",..,"images_per_second"}`. Run through `benches/train_bench.sh` (CPU)
 //! or `benches/gpu_bench.sh` (CUDA), which run the PyTorch reference with the same shapes beside it.
 
@@ -13,6 +15,7 @@ use awmt::data::tasks::{LabelTable, Task, TaskSet};
 use awmt::model::{Net, NetConfig, Trunk};
 use awmt::train::losses::{BatchLabels, BinaryLoss, LossConfig, MulticlassLoss, TaskLayout};
 use awmt::train::sgd::Sgd;
+use awmt::train::gradient;
 use awmt::train::weighting::WeightingSpec;
 use tch::{Device, Kind, Tensor};
 
@@ -40,7 +43,16 @@ fn main() {
     let threads: i32 = args[3].parse().expect("threads");
     let flags: Vec<String> = std::env::args().skip(1).filter(|a| a.starts_with("--") && a != "--bench").collect();
     let (mut cuda, mut bf16, mut channels_last) = (false, false, false);
+    let (mut method, mut mode) = ("equal".to_string(), None::<String>);
     for f in &flags {
+        if let Some(m) = f.strip_prefix("--weighting=") {
+            method = m.to_string();
+            continue;
+        }
+        if let Some(m) = f.strip_prefix("--mode=") {
+            mode = Some(m.to_string());
+            continue;
+        }
         match f.as_str() {
             "--device=cuda" => cuda = true,
             "--device=cpu" => cuda = false,
@@ -88,7 +100,15 @@ fn main() {
     if channels_last {
         net.set_channels_last();
     }
-    let mut weighting = WeightingSpec::Equal.build(TASKS, 0, device);
+    let mut spec = serde_json::json!({ "method": method });
+    if let Some(m) = &mode {
+        spec["mode"] = serde_json::json!(m);
+    }
+    let spec = WeightingSpec::from_value(spec).unwrap_or_else(|e| {
+        eprintln!("--weighting/--mode: {e}");
+        std::process::exit(2);
+    });
+    let mut weighting = spec.build(TASKS, 0, device);
     let params = net.store.trained().into_iter().map(|(n, t)| (n, t, 5e-4)).collect();
     let mut sgd = Sgd::new(params, 0.9);
     let x_train = Tensor::randn([BATCH as i64, 3, size, size], (Kind::Float, device));
@@ -99,10 +119,16 @@ fn main() {
         let v = tch::no_grad(|| loss.task_loss_sums(&layout, &net.forward(&x_val, None), &val_labels));
         let v: Vec<f64> = Vec::<f64>::try_from(v.to_kind(Kind::Double)).unwrap();
         let train_labels = BatchLabels::gather(&layout, &table, &train_rows, device);
-        let losses = loss.task_loss_sums(&layout, &net.forward(&x_train, Some(t)), &train_labels) * (1.0 / BATCH as f64);
+        let grad_mode = weighting.as_gradient().map(|g| g.mode());
+        let fwd = gradient::backward::forward(&net, &x_train, t, grad_mode);
+        let losses = loss.task_loss_sums(&layout, &fwd.outputs, &train_labels) * (1.0 / BATCH as f64);
         let l: Vec<f64> = Vec::<f64>::try_from(losses.to_kind(Kind::Double)).unwrap();
         let lambda = weighting.weights(t, &l, &v);
-        weighting.objective(&losses, &lambda).backward();
+        if let Some(g) = weighting.as_gradient() {
+            gradient::backward::backward(g, &net, &fwd, &losses, &l, t, 1e-4).expect("a finite direction");
+        } else {
+            weighting.objective(&losses, &lambda).backward();
+        }
         sgd.step(1e-4);
     };
     for t in 0..WARMUP {
@@ -121,7 +147,9 @@ fn main() {
     let secs = start.elapsed().as_secs_f64();
     let ips = (steps * 2 * BATCH) as f64 / secs;
     println!(
-        "{{\"impl\":\"awmt\",\"model\":\"{}\",\"size\":{size},\"threads\":{threads},\"steps\":{steps},\"device\":\"{}\",\"precision\":\"{}\",\"channels_last\":{channels_last},\"seconds\":{secs:.3},\"images_per_second\":{ips:.3}}}",
+        "{{\"impl\":\"awmt\",\"weighting\":\"{}\",\"mode\":\"{}\",\"model\":\"{}\",\"size\":{size},\"threads\":{threads},\"steps\":{steps},\"device\":\"{}\",\"precision\":\"{}\",\"channels_last\":{channels_last},\"seconds\":{secs:.3},\"images_per_second\":{ips:.3}}}",
+        spec.method(),
+        mode.as_deref().unwrap_or(""),
         trunk.name(),
         if cuda { "cuda" } else { "cpu" },
         if bf16 { "bf16" } else { "fp32" }

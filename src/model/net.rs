@@ -103,7 +103,12 @@ impl Net {
     /// Outputs [N, outputs] (Float) for normalised images [N, 3, H, W]. `train`: None = eval mode;
     /// Some(seed) = training mode, dropout masks drawn from `seed`.
     pub fn forward(&self, images: &Tensor, train: Option<u64>) -> Tensor {
-        let mode = Mode { train: train.is_some(), compute: self.compute };
+        self.head_forward(&self.features(images, train.is_some()), train)
+    }
+
+    /// The trunk's output [N, features] (Float): the shared representation.
+    pub fn features(&self, images: &Tensor, train: bool) -> Tensor {
+        let mode = Mode { train, compute: self.compute };
         let mut x = images.to_device(self.store.device);
         if self.channels_last {
             x = to_channels_last(&x);
@@ -115,7 +120,12 @@ impl Net {
             TrunkNet::Small(t) => t.forward(&x, mode),
             TrunkNet::Res(t) => t.forward(&x, mode),
         };
-        self.head.forward(&features.to_kind(Kind::Float), train)
+        features.to_kind(Kind::Float)
+    }
+
+    /// The head on trunk features; `dropout_seed` as in [`Net::forward`].
+    pub fn head_forward(&self, features: &Tensor, dropout_seed: Option<u64>) -> Tensor {
+        self.head.forward(features, dropout_seed)
     }
 
     /// Names of the trunk's tensors (everything but the head).

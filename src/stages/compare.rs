@@ -34,6 +34,8 @@
 //!   `per_attribute_long` (every number with its method, kind, std over seeds and mA).
 //! - `wins_<format>`: on how many attributes the row method beats the column method. Published
 //!   methods take part only where the measured runs are on real data.
+//! - `ranking_<format>`: the measured methods ranked by mean accuracy, with Δm and the
+//!   identity-level interval of each one's difference from the top-ranked method.
 //! - `bootstrap_<format>`: identity-level paired bootstrap interval of the mean-accuracy
 //!   difference per pair of measured methods.
 //! - `attribute_tests_<format>`: per pair and attribute, the difference with its bootstrap
@@ -53,6 +55,7 @@ use super::{canonical_params, InputSlot, ParamError, StageContext, StageKind};
 use crate::eval::files::{read_correctness, RunCorrectness, RunMetrics};
 use crate::report::baselines::Baselines;
 use crate::report::comparison::headline::{table1, table1_frame, table1_info, table2, table2_frame, table2_info};
+use crate::report::comparison::ranking::{ranking, ranking_frame, ranking_info};
 use crate::report::comparison::pairwise::{
     bootstrap_frame, bootstrap_info, mcnemar_frame, mcnemar_info, pairwise, tests_frame, tests_info,
     MethodPredictions, Settings,
@@ -190,6 +193,8 @@ fn write_format_tables(
     let settings = Settings { resamples: p.resamples, level: p.level, seed: p.seed, flips: p.flips, alpha: p.alpha };
     let pw = pairwise(&methods, &settings)?;
     write(bootstrap_frame(&pw.bootstrap)?, out, bootstrap_info(format, &pw, &settings), infos)?;
+    let ranked = ranking(runs, &fgroups, groups, delta_m, &pw.bootstrap);
+    write(ranking_frame(&ranked)?, out, ranking_info(format, p.level), infos)?;
     write(tests_frame(&pw.tests)?, out, tests_info(format, &pw, &settings), infos)?;
     write(mcnemar_frame(&pw.mcnemar)?, out, mcnemar_info(format, &settings), infos)?;
     let stats = FormatStatistics {
@@ -209,9 +214,9 @@ impl StageKind for Compare {
         "compare"
     }
     /// Bump when the output bytes change for the same inputs, including edits to `baselines/`.
-    /// 2: identity-level statistics, Δm, the model-selection rule.
+    /// 2: identity-level statistics, Δm, the model-selection rule. 3: `ranking_<format>`.
     fn version(&self) -> u32 {
-        2
+        3
     }
     fn input_slots(&self) -> &'static [InputSlot] {
         &[

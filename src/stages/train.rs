@@ -29,7 +29,10 @@
 //!   tau: 0, class_scale: mean}` (`class_scale: mean|sum`: a C-way task's square-loss validation
 //!   loss divided by C, or not, before Algorithm 2 sees it) | `{method: dwa, epoch: 200,
 //!   temperature: 2, losses: train|val}` (an "epoch" is a window of `epoch` iterations) |
-//!   `{method: uncertainty, init: -0.5}` | `rlw` | `gls`. A bare name takes the method's defaults.
+//!   `{method: uncertainty, init: -0.5}` | `rlw` | `gls` | the gradient-based `mgda`, `pcgrad`,
+//!   `cagrad`, `gradnorm`, `imtl`, `nash_mtl`, `aligned_mtl` (each with `mode: parameters|
+//!   representation`) and `famo` (parameters and defaults: docs/STAGES.md, `train::gradient`).
+//!   A bare name takes the method's defaults.
 //! - `tasks`: a task name or a list of names to train on (default: all). One task = one of the
 //!   paper's Separate models (use `foreach` over the tasks).
 //! - `iterations`: 130000; `lr`: 1e-4; `milestones`: [70000, 100000, 120000]; `gamma`: 0.1 (lr of
@@ -38,7 +41,7 @@
 //! - `val_every`: 1 — evaluate the validation batch every n-th iteration only (and the first);
 //!   the others log `val_loss` as null. Only for methods that do not read v (refused with
 //!   `validation_loss_trend` and `dwa` on `losses: val`); the training batches do not change.
-//! - `seed`: 0 — network init, sampling, dropout and RLW draws.
+//! - `seed`: 0 — network init, sampling, dropout, RLW draws and PCGrad's orders.
 //! - `checkpoint_every`: 1000 iterations (0 = never); checkpoints go to the stage's scratch
 //!   directory and a re-run resumes from the newest one, ending bit-identical on CPU.
 //! - `train_split`: `train`, `val_split`: `val` — the prepared splits sampled from.

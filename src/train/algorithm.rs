@@ -10,6 +10,7 @@ use anyhow::{bail, Context as _, Result};
 use tch::{Device, Kind, Tensor};
 
 use super::checkpoint::{self, Meta};
+use super::gradient;
 use super::config::{BnAffine, DeviceChoice, HeadInit, Precision, TrainConfig};
 use super::log::TrainLog;
 use super::losses::{BatchLabels, LossConfig, MulticlassLoss, TaskLayout};
@@ -274,8 +275,9 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
 
         // Training half: L_j = (1/N_tr) Σ_i ℓ_ij.
         let train_labels = BatchLabels::gather(&layout, &train_data.labels, &train_idx, device);
-        let out = net.forward(&train_data.images.batch(&train_idx), Some(dropout_seed));
-        let losses = loss_cfg.task_loss_sums(&layout, &out, &train_labels) * inv_batch;
+        let grad_mode = weighting.as_gradient().map(|g| g.mode());
+        let fwd = gradient::backward::forward(&net, &train_data.images.batch(&train_idx), dropout_seed, grad_mode);
+        let losses = loss_cfg.task_loss_sums(&layout, &fwd.outputs, &train_labels) * inv_batch;
         let train_values = values(&losses);
         for (j, name) in task_names.iter().enumerate() {
             if !train_values[j].is_finite() {
@@ -288,19 +290,25 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
 
         // 4–5. λ for this iteration's gradient.
         let lambda = weighting.weights(t, &train_values, &v);
+
+        // 6–7. Back-propagate the training half only (a gradient method combines the per-task
+        // gradients itself, and its effective λ is what is logged); SGD step.
+        let lr = cfg.lr_at(t);
+        let lambda = if let Some(method) = weighting.as_gradient() {
+            gradient::backward::backward(method, &net, &fwd, &losses, &train_values, t, lr)?
+        } else {
+            let objective = weighting.objective(&losses, &lambda);
+            let j_value = f64::try_from(&objective.detach().to_kind(Kind::Double).to_device(Device::Cpu)).unwrap_or(f64::NAN);
+            if !j_value.is_finite() {
+                bail!("iteration {t}: the weighted objective is {j_value} ({}); training stopped", cfg.weighting.method());
+            }
+            objective.backward();
+            lambda
+        };
         for w in weighting.take_warnings() {
             eprintln!("train: warning: {w}");
             warnings.push(w);
         }
-
-        // 6–7. Back-propagate the training half only; SGD step.
-        let objective = weighting.objective(&losses, &lambda);
-        let j_value = f64::try_from(&objective.detach().to_kind(Kind::Double).to_device(Device::Cpu)).unwrap_or(f64::NAN);
-        if !j_value.is_finite() {
-            bail!("iteration {t}: the weighted objective is {j_value}; training stopped");
-        }
-        objective.backward();
-        let lr = cfg.lr_at(t);
         sgd.step(lr);
         log.push(&train_values, &v, &lambda, lr);
 

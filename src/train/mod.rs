@@ -1,4 +1,4 @@
-//! Training: Algorithm 1, task-weighting methods, losses, checkpoints, logs, prediction.
+//! Training: Algorithm 1, task-weighting methods (loss- and gradient-based), losses, checkpoints, logs, prediction.
 
 #[cfg(feature = "torch")]
 pub mod algorithm;
@@ -6,6 +6,7 @@ pub mod algorithm;
 pub mod checkpoint;
 pub mod config;
 pub mod files;
+pub mod gradient;
 #[cfg(feature = "torch")]
 pub mod log;
 pub mod losses;

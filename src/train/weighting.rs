@@ -6,7 +6,8 @@
 //! λ used for that iteration's gradient. The objective back-propagated is Σ_j λ_j L_j, except for
 //! uncertainty weighting and GLS, which define their own objective (their logged λ is then the
 //! effective weight ∂J/∂L_j). λ is never NaN or Inf: a degenerate update keeps the previous λ and
-//! records a warning.
+//! records a warning. The gradient-based methods (MGDA, PCGrad, CAGrad, GradNorm, IMTL, Nash-MTL,
+//! Aligned-MTL) and FAMO live in `train::gradient`; their parameters are declared here.
 
 #[cfg(feature = "torch")]
 use std::collections::BTreeMap;
@@ -19,6 +20,9 @@ use tch::{Device, Kind, Tensor};
 
 #[cfg(feature = "torch")]
 use crate::rng::{derive_seed, Rng};
+use super::gradient::spec::{self as gspec, GradMode, MgdaNormalization};
+#[cfg(feature = "torch")]
+use super::gradient::GradientMethod;
 
 /// Which losses DWA averages over its windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +82,60 @@ pub enum WeightingSpec {
     Rlw,
     /// Geometric loss strategy: J = M·exp(mean_j log L_j).
     Gls,
+    /// MGDA / MGDA-UB (`train::gradient::mgda`).
+    Mgda {
+        #[serde(default = "gspec::default_mode")]
+        mode: GradMode,
+        #[serde(default = "gspec::default_mgda_normalization")]
+        normalization: MgdaNormalization,
+    },
+    /// PCGrad (`train::gradient::pcgrad`).
+    Pcgrad {
+        #[serde(default = "gspec::default_mode")]
+        mode: GradMode,
+    },
+    /// CAGrad (`train::gradient::cagrad`).
+    Cagrad {
+        #[serde(default = "gspec::default_mode")]
+        mode: GradMode,
+        #[serde(default = "gspec::default_cagrad_c")]
+        c: f64,
+        #[serde(default = "gspec::default_cagrad_rescale")]
+        rescale: u8,
+    },
+    /// GradNorm (`train::gradient::gradnorm`).
+    Gradnorm {
+        #[serde(default = "gspec::default_mode")]
+        mode: GradMode,
+        #[serde(default = "gspec::default_gradnorm_alpha")]
+        alpha: f64,
+    },
+    /// IMTL-G (`train::gradient::imtl`).
+    Imtl {
+        #[serde(default = "gspec::default_mode")]
+        mode: GradMode,
+    },
+    /// Nash-MTL (`train::gradient::nash_mtl`).
+    NashMtl {
+        #[serde(default = "gspec::default_mode")]
+        mode: GradMode,
+        #[serde(default = "gspec::default_nash_max_norm")]
+        max_norm: f64,
+        #[serde(default = "gspec::default_nash_update_every")]
+        update_every: u64,
+    },
+    /// Aligned-MTL (`train::gradient::aligned_mtl`).
+    AlignedMtl {
+        #[serde(default = "gspec::default_mode")]
+        mode: GradMode,
+    },
+    /// FAMO (`train::gradient::famo`), loss-based.
+    Famo {
+        #[serde(default = "gspec::default_famo_w_lr")]
+        w_lr: f64,
+        #[serde(default = "gspec::default_famo_gamma")]
+        gamma: f64,
+    },
 }
 
 fn default_k() -> u64 {
@@ -142,6 +200,26 @@ impl WeightingSpec {
                     return Err("init must be a finite number".into());
                 }
             }
+            WeightingSpec::Cagrad { c, rescale, .. } => {
+                gspec::check_nonnegative("c", *c)?;
+                if *rescale > 2 {
+                    return Err(format!("rescale must be 0 (none), 1 (divide by 1 + c²) or 2 (divide by c), not {rescale}"));
+                }
+                if *rescale == 2 && *c == 0.0 {
+                    return Err("rescale: 2 divides by c, so c must be positive".into());
+                }
+            }
+            WeightingSpec::Gradnorm { alpha, .. } => gspec::check_nonnegative("alpha", *alpha)?,
+            WeightingSpec::NashMtl { max_norm, update_every, .. } => {
+                gspec::check_nonnegative("max_norm", *max_norm)?;
+                if *update_every == 0 {
+                    return Err("update_every must be at least 1 iteration".into());
+                }
+            }
+            WeightingSpec::Famo { w_lr, gamma } => {
+                gspec::check_positive("w_lr", *w_lr)?;
+                gspec::check_nonnegative("gamma", *gamma)?;
+            }
             _ => {}
         }
         Ok(())
@@ -156,6 +234,14 @@ impl WeightingSpec {
             WeightingSpec::Uncertainty { .. } => "uncertainty",
             WeightingSpec::Rlw => "rlw",
             WeightingSpec::Gls => "gls",
+            WeightingSpec::Mgda { .. } => "mgda",
+            WeightingSpec::Pcgrad { .. } => "pcgrad",
+            WeightingSpec::Cagrad { .. } => "cagrad",
+            WeightingSpec::Gradnorm { .. } => "gradnorm",
+            WeightingSpec::Imtl { .. } => "imtl",
+            WeightingSpec::NashMtl { .. } => "nash_mtl",
+            WeightingSpec::AlignedMtl { .. } => "aligned_mtl",
+            WeightingSpec::Famo { .. } => "famo",
         }
     }
 
@@ -170,6 +256,9 @@ impl WeightingSpec {
     #[cfg(feature = "torch")]
     pub fn build_for(&self, summed_outputs: &[usize], seed: u64, device: Device) -> Box<dyn Weighting> {
         let tasks = summed_outputs.len();
+        if let Some(method) = super::gradient::build(self, tasks, seed) {
+            return method;
+        }
         match *self {
             WeightingSpec::Equal => Box::new(Equal { m: tasks }),
             WeightingSpec::ValidationLossTrend { k, class_scale, .. } => {
@@ -183,6 +272,8 @@ impl WeightingSpec {
             WeightingSpec::Uncertainty { init } => Box::new(Uncertainty::new(tasks, init, device)),
             WeightingSpec::Rlw => Box::new(Rlw { m: tasks, rng: Rng::new(derive_seed(seed, RLW_STREAM)) }),
             WeightingSpec::Gls => Box::new(Gls { m: tasks }),
+            // Built by `gradient::build` above.
+            _ => Box::new(Equal { m: tasks }),
         }
     }
 }
@@ -204,14 +295,14 @@ pub struct WeightingState {
 
 #[cfg(feature = "torch")]
 impl WeightingState {
-    fn floats(&self, name: &str, len: usize) -> Result<Vec<f64>> {
+    pub fn floats(&self, name: &str, len: usize) -> Result<Vec<f64>> {
         match self.floats.get(name) {
             Some(v) if v.len() == len => Ok(v.clone()),
             Some(v) => bail!("weighting state `{name}` has {} values, expected {len}", v.len()),
             None => bail!("weighting state `{name}` is missing"),
         }
     }
-    fn words(&self, name: &str, len: usize) -> Result<Vec<u64>> {
+    pub fn words(&self, name: &str, len: usize) -> Result<Vec<u64>> {
         match self.words.get(name) {
             Some(v) if v.len() == len => Ok(v.clone()),
             Some(v) => bail!("weighting state `{name}` has {} values, expected {len}", v.len()),
@@ -245,6 +336,12 @@ pub trait Weighting: Send {
     /// Warnings raised since the last call (degenerate updates).
     fn take_warnings(&mut self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// A gradient-based method (`train::gradient`): λ from [`Weighting::weights`] is then ignored
+    /// and the update comes from the per-task gradients instead.
+    fn as_gradient(&mut self) -> Option<&mut dyn GradientMethod> {
+        None
     }
 }
 
@@ -587,6 +684,35 @@ mod tests {
         let err = WeightingSpec::from_value(serde_json::json!({"method": "validation_loss_trend", "kk": 3})).unwrap_err();
         assert!(err.contains("kk"), "{err}");
         assert!(WeightingSpec::from_value(serde_json::json!("magic")).is_err());
+    }
+
+    #[test]
+    fn gradient_methods_parse_with_the_papers_defaults_and_validate() {
+        let parse = |v: serde_json::Value| WeightingSpec::from_value(v);
+        for name in ["mgda", "pcgrad", "cagrad", "gradnorm", "imtl", "nash_mtl", "aligned_mtl", "famo"] {
+            let s = parse(serde_json::json!(name)).unwrap();
+            assert_eq!(s.method(), name);
+            assert!(s.validate().is_ok(), "{name}");
+            // The canonical form round-trips.
+            assert_eq!(parse(serde_json::to_value(&s).unwrap()).unwrap(), s);
+        }
+        assert_eq!(
+            parse(serde_json::json!("cagrad")).unwrap(),
+            WeightingSpec::Cagrad { mode: GradMode::Parameters, c: 0.5, rescale: 1 }
+        );
+        assert_eq!(parse(serde_json::json!("famo")).unwrap(), WeightingSpec::Famo { w_lr: 0.025, gamma: 0.001 });
+        assert_eq!(
+            parse(serde_json::json!({"method": "mgda", "mode": "representation", "normalization": "loss_plus"})).unwrap(),
+            WeightingSpec::Mgda { mode: GradMode::Representation, normalization: MgdaNormalization::LossPlus }
+        );
+        assert!(parse(serde_json::json!({"method": "pcgrad", "mode": "weights"})).unwrap_err().contains("weights"));
+        assert!(parse(serde_json::json!({"method": "famo", "mode": "parameters"})).is_err());
+        let bad = |v: serde_json::Value| parse(v).unwrap().validate().unwrap_err();
+        assert!(bad(serde_json::json!({"method": "cagrad", "c": -1.0})).contains("c must"));
+        assert!(bad(serde_json::json!({"method": "cagrad", "rescale": 3})).contains("rescale"));
+        assert!(bad(serde_json::json!({"method": "cagrad", "rescale": 2, "c": 0.0})).contains("c must be positive"));
+        assert!(bad(serde_json::json!({"method": "nash_mtl", "update_every": 0})).contains("update_every"));
+        assert!(bad(serde_json::json!({"method": "famo", "w_lr": 0.0})).contains("w_lr"));
     }
 
     #[test]

@@ -91,3 +91,15 @@ fn same_seed_same_bytes_other_seed_other_weights() {
     assert_eq!(run("x", 1), run("y", 1));
     assert_ne!(run("z", 2), run("w", 1));
 }
+
+#[test]
+fn resume_is_bit_identical_with_a_seeded_gradient_method_and_famo() {
+    // PCGrad draws its projection orders from its own stream; the checkpoint must carry it.
+    check_resume(serde_json::json!({
+        "iterations": 9, "checkpoint_every": 5, "dropout": 0.5, "hidden": 8, "weighting": "pcgrad",
+    }));
+    check_resume(serde_json::json!({
+        "iterations": 9, "checkpoint_every": 5, "weighting": {"method": "gradnorm", "mode": "representation"},
+    }));
+    check_resume(serde_json::json!({"iterations": 9, "checkpoint_every": 5, "weighting": "famo"}));
+}

@@ -7,6 +7,7 @@
 pub mod headline;
 pub mod pairwise;
 pub mod per_attribute;
+pub mod ranking;
 
 use anyhow::{bail, Result};
 use polars::prelude::{Column, DataFrame};
