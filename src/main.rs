@@ -45,7 +45,7 @@ impl CacheArgs {
     }
 }
 
-#[derive(clap::Args, Clone)]
+#[derive(clap::Args, Clone, Default)]
 struct SetArgs {
     /// Override a value of the pipeline document: a dotted path (`vars.seed=3`,
     /// `stages.basic.with.iterations=200`), the value as YAML; `+PATH=VALUE` adds a key
@@ -504,7 +504,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Exp { command: ExpCommand::Show { file, stage, no_fold, sort, only, all_metrics, wide, csv, json, md, cache } } => {
-            let pipeline = load(&file)?;
+            let pipeline = load(&file, &SetArgs::default())?;
             let cache = Cache::open(&cache.dir())?;
             let variants = awmt::runs::exp::variants(&pipeline, &cache, &stage, all_metrics).map_err(|e| Failure::Usage(format!("{e:#}")))?;
             let opts = awmt::runs::exp::ShowOptions { fold: !no_fold, sort, only };
