@@ -646,8 +646,8 @@ fn evaluate_compare_plot_report_end_to_end() {
     assert!(html.contains("ci-&lt;box&gt;"), "run record shown, escaped");
     assert_eq!(
         html.matches("<table class=\"awmt-table\"").count(),
-        7 + 12 + 1,
-        "7 CelebA tables, 12 pedestrian tables, the runs"
+        8 + 14 + 2,
+        "8 CelebA tables (with the ranking), 14 pedestrian tables (a ranking per dataset), the runs and their resources"
     );
     assert!(html.contains("id=\"c0-table1\"") && html.contains("id=\"c1-table2\""));
     assert_eq!(html.matches("<img src=\"data:image/png;base64,").count(), stems.len() + 1);
