@@ -69,12 +69,12 @@ fn main() {
         let _ = std::fs::remove_dir_all(&dir);
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
         // Examples are kept in memory for the contact sheets: a negligible cost.
-        let fp = FaceParams { images: n, images_per_identity: 10, width: 178, height: 218, seed: 1, label_noise: 0.02, val_fraction: 0.1, test_fraction: 0.1, jpeg_quality: 90, examples: 18 };
+        let fp = FaceParams { images: n, images_per_identity: 10, width: 178, height: 218, seed: 1, label_noise: 0.02, val_fraction: 0.1, test_fraction: 0.1, jpeg_quality: 90, examples: 18, rates: Default::default() };
         let t = Instant::now();
         let g = pool.install(|| generate_faces(&dir, &fp)).expect("faces");
         out.insert(format!("synth_faces_178x218_t{threads}"), serde_json::json!(n as f64 / t.elapsed().as_secs_f64()));
         write_contact_sheet(&root.join("faces_contact_sheet.png"), &g, 6).expect("sheet");
-        let pp = PedestrianParams { identities: n / 10, images_per_identity: 10, query_per_identity: 0, distractors: 0, width: 64, height: 128, seed: 1, label_noise: 0.0, jpeg_quality: 90, examples: 24 };
+        let pp = PedestrianParams { identities: n / 10, images_per_identity: 10, query_per_identity: 0, distractors: 0, width: 64, height: 128, seed: 1, label_noise: 0.0, jpeg_quality: 90, examples: 24, rates: Default::default() };
         let pdir = root.join(format!("synth-ped-{threads}"));
         let _ = std::fs::remove_dir_all(&pdir);
         let t = Instant::now();

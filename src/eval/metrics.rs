@@ -10,6 +10,9 @@
 //!   A row whose truth is several classes (a multi-marked colour) belongs to each of them; a row
 //!   with none (unmarked) belongs to none, so it lowers accuracy but not balanced accuracy.
 //! - **mean accuracy** / **mA**: unweighted means over the tasks that have scored rows.
+//! - **majority rate** of a task: the accuracy of always giving the answer that is most often
+//!   correct on the scored rows (the commoner label of a binary task; for a C-way task the class
+//!   that is a true class of the most rows). Every measured accuracy is to be read against it.
 //! - **example-based** (per image): Y = the image's true positive labels, Ŷ = its predicted ones,
 //!   where a binary task contributes itself when its value is +1 and a C-way task contributes the
 //!   pair (task, class) for each true class / the predicted class. accuracy = |Y∩Ŷ|/|Y∪Ŷ|,
@@ -75,6 +78,10 @@ pub struct TaskMetrics {
     pub n: usize,
     /// Correct rows.
     pub correct: usize,
+    /// Accuracy of the best constant answer on the same rows (absent in files written before it
+    /// was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub majority: Option<f64>,
 }
 
 /// Example-based metrics over images.
@@ -129,6 +136,7 @@ pub fn task_metrics(task: &Task, outcomes: &[&Outcome]) -> TaskMetrics {
         balanced_accuracy: mean(per_class.values().map(|&(hit, all)| ratio(hit, all))),
         n,
         correct,
+        majority: ratio(per_class.values().map(|&(_, all)| all).max().unwrap_or(0), n),
     }
 }
 
@@ -236,6 +244,12 @@ mod tests {
         close(m.tasks[2].balanced_accuracy, 2.5 / 3.0);
         close(m.mean_accuracy, (0.75 + 2.0 / 3.0 + 0.5) / 3.0);
         close(m.mean_balanced_accuracy, ((1.0 + 2.0 / 3.0) / 2.0 + 0.75 + 2.5 / 3.0) / 3.0);
+        // Majority rates: A always -1: 3/4; B always 1: 2/3 (the masked row is not scored); C
+        // always class 2, a true class of images 1 and 3: 2/4 (the unmarked image never counts).
+        close(m.tasks[0].majority, 0.75);
+        close(m.tasks[1].majority, 2.0 / 3.0);
+        close(m.tasks[2].majority, 0.5);
+        assert_eq!(task_metrics(&tasks[0], &[]).majority, None, "nothing scored, no rate");
     }
 
     #[test]

@@ -9,6 +9,11 @@
 //!   attribute (subjective attributes such as Attractive or Oval_Face are noisier). `truth.csv`
 //!   keeps the clean labels.
 //! - `jpeg_quality` (default 90), `examples` (default 24: images on the contact sheet).
+//! - `rates` (default none): `{ATTRIBUTE: p}` replaces the generator's prior of a named attribute
+//!   (CelebA names for faces, raw Market field names for pedestrians) by the probability p of
+//!   "yes", for every identity/image. Only attributes drawn on their own may be set (the error
+//!   lists them); everything else is generated exactly as without it. The quickstart uses it to
+//!   make rare attributes common enough to be learnt in a few hundred iterations.
 //! - faces only: `images` (default 2000), `images_per_identity` (default 10; an identity keeps
 //!   gender, age, skin and hair colour), `val_fraction`, `test_fraction` (default 0.1 each, of the
 //!   identities, contiguous like CelebA's partition).
@@ -21,11 +26,17 @@
 //! attributes), `contact_sheet.png` (examples with their labels) and `synth.json`
 //! (`{"style", "source": "synthetic", "images", "seed", …}`).
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
 use super::{canonical_params, InputSlot, ParamError, Resources, StageContext, StageKind};
-use crate::data::synth::{self, FaceParams, PedestrianParams};
+use crate::data::celeba::ATTRIBUTES;
+use crate::data::market::MARKET_FIELDS;
+use crate::data::synth::faces::RATE_ATTRIBUTES;
+use crate::data::synth::pedestrians::RATE_FIELDS;
+use crate::data::synth::{self, FaceParams, PedestrianParams, Rates};
 
 pub struct Synth;
 
@@ -66,6 +77,9 @@ pub struct Params {
     pub query_per_identity: Option<usize>,
     #[serde(default)]
     pub distractors: Option<usize>,
+    /// Left out of the canonical parameters when empty, so keys without it stay as they were.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rates: BTreeMap<String, f64>,
 }
 
 fn default_noise() -> f32 {
@@ -127,7 +141,34 @@ impl Params {
                 return Err(ParamError::new(&["identities"], "must be in 2..=9999 (Market ids have 4 digits)"));
             }
         }
+        self.rates()?;
         Ok(self)
+    }
+
+    /// `rates:` as attribute indices of the style's list, each checked.
+    fn rates(&self) -> Result<Rates, ParamError> {
+        let settable: Vec<&str> = match self.style {
+            Style::Faces => RATE_ATTRIBUTES.iter().map(|&i| ATTRIBUTES[i]).collect(),
+            Style::Pedestrians => RATE_FIELDS.to_vec(),
+        };
+        let mut out = Vec::new();
+        for (name, &rate) in &self.rates {
+            if !settable.contains(&name.as_str()) {
+                return Err(ParamError::new(
+                    &["rates", name.as_str()],
+                    format!("`{name}` cannot be given a rate for this style; these can: {}", settable.join(", ")),
+                ));
+            }
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(ParamError::new(&["rates", name.as_str()], format!("{rate} is not a probability (0 to 1)")));
+            }
+            let index = match self.style {
+                Style::Faces => ATTRIBUTES.iter().position(|a| a == name),
+                Style::Pedestrians => MARKET_FIELDS.iter().position(|f| f == name),
+            };
+            out.extend(index.map(|i| (i, rate as f32)));
+        }
+        Ok(Rates(out))
     }
 }
 
@@ -160,6 +201,7 @@ impl StageKind for Synth {
     fn run(&self, ctx: &StageContext) -> Result<()> {
         let p: Params = ctx.params()?;
         let p = p.resolve().map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        let rates = p.rates().map_err(|e| anyhow::anyhow!("{}", e.message))?;
         let pool = rayon::ThreadPoolBuilder::new().num_threads(ctx.threads.max(1)).build().context("starting worker threads")?;
         let release = ctx.out_path("release/.keep")?.parent().map(|p| p.to_path_buf()).unwrap_or_default();
         let _ = std::fs::remove_file(release.join(".keep"));
@@ -177,6 +219,7 @@ impl StageKind for Synth {
                     test_fraction: p.test_fraction.unwrap_or(0.1),
                     jpeg_quality: p.jpeg_quality,
                     examples: p.examples,
+                    rates: rates.clone(),
                 };
                 (pool.install(|| synth::generate_faces(&release, &fp))?, "faces", fp.images)
             }
@@ -192,6 +235,7 @@ impl StageKind for Synth {
                     label_noise: p.label_noise,
                     jpeg_quality: p.jpeg_quality,
                     examples: p.examples,
+                    rates: rates.clone(),
                 };
                 let g = pool.install(|| synth::generate_pedestrians(&release, &pp))?;
                 let n = pp.identities * pp.images_per_identity + pp.identities.div_ceil(2) * pp.query_per_identity + pp.distractors;
@@ -202,7 +246,7 @@ impl StageKind for Synth {
         if p.examples > 0 {
             synth::write_contact_sheet(&ctx.out_path("contact_sheet.png")?, &generated, if p.style == Style::Faces { 6 } else { 12 })?;
         }
-        let info = serde_json::json!({
+        let mut info = serde_json::json!({
             "style": style,
             "source": "synthetic",
             "format": if p.style == Style::Faces { "celeba" } else { "market" },
@@ -214,8 +258,31 @@ impl StageKind for Synth {
             "release": "release",
             "details": generated.summary,
         });
+        if !p.rates.is_empty() {
+            info["rates"] = serde_json::json!(p.rates);
+        }
         let path = ctx.out_path("synth.json")?;
         crate::util::write_json(&path, &info)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_name_settable_attributes_of_the_style_and_stay_out_of_the_key_when_absent() {
+        let plain = Synth.check_params(&serde_json::json!({"style": "faces"})).unwrap();
+        assert!(plain.get("rates").is_none(), "no rates: the canonical parameters (and keys) are as before");
+        let set = Synth.check_params(&serde_json::json!({"style": "faces", "rates": {"Wearing_Hat": 0.2}})).unwrap();
+        assert_eq!(set["rates"], serde_json::json!({"Wearing_Hat": 0.2}));
+        let derived = Synth.check_params(&serde_json::json!({"style": "faces", "rates": {"No_Beard": 0.5}})).unwrap_err();
+        assert_eq!(derived.path, ["rates", "No_Beard"]);
+        assert!(derived.message.contains("Wearing_Hat") && derived.message.contains("Narrow_Eyes"), "{}", derived.message);
+        let other_style = Synth.check_params(&serde_json::json!({"style": "pedestrians", "rates": {"Wearing_Hat": 0.2}})).unwrap_err();
+        assert!(other_style.message.contains("hat, backpack"), "{}", other_style.message);
+        let bad = Synth.check_params(&serde_json::json!({"style": "pedestrians", "rates": {"hat": 1.5}})).unwrap_err();
+        assert!(bad.message.contains("not a probability"), "{}", bad.message);
     }
 }

@@ -494,10 +494,22 @@ fn evaluate_compare_plot_report_end_to_end() {
     let t1 = read_csv(&b.table1.join("table1.csv"));
     let methods = str_col(&t1, "method");
     let kinds = str_col(&t1, "kind");
-    assert_eq!(t1.height(), 12 + 3, "{methods:?}");
+    assert_eq!(t1.height(), 12 + 3 + 1, "{methods:?}");
     assert_eq!(kinds.iter().filter(|k| *k == "published").count(), 12);
-    assert_eq!(&methods[12..], ["basic", "awmt", "separate"]);
-    assert!(kinds[12..].iter().all(|k| k == "measured (synthetic data)"));
+    assert_eq!(&methods[12..], ["basic", "awmt", "separate", "Majority class"]);
+    assert!(kinds[12..15].iter().all(|k| k == "measured (synthetic data)"));
+    assert_eq!(kinds[15], "baseline (synthetic test labels)");
+    // The majority row, recomputed from the test labels: the commoner label's share per task.
+    let preds = read_csv(&awmt.join("predictions.csv"));
+    let (ptask, plabel) = (str_col(&preds, "task"), f64_col(&preds, "label"));
+    let mut counts: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+    for (t, l) in ptask.iter().zip(&plabel) {
+        let e = counts.entry(t.clone()).or_default();
+        if *l == Some(1.0) { e.0 += 1 } else { e.1 += 1 }
+    }
+    let want_majority = 100.0 * counts.values().map(|&(p, n)| p.max(n) as f64 / (p + n) as f64).sum::<f64>() / counts.len() as f64;
+    let got_majority = f64_col(&t1, "mean_accuracy_pct")[15].unwrap();
+    assert!((got_majority - want_majority).abs() < 1e-6, "{got_majority} vs {want_majority}");
     assert_eq!(methods[11], "AWMT (paper)");
     let means = f64_col(&t1, "mean_accuracy_pct");
     assert_eq!(means[11], Some(91.80));
@@ -537,9 +549,9 @@ fn evaluate_compare_plot_report_end_to_end() {
     // Per-attribute: measured columns then published ones, marked as such.
     let pa = read_csv(&b.table1.join("per_attribute_celeba.csv"));
     let cols: Vec<String> = pa.get_column_names().iter().map(|c| c.to_string()).collect();
-    assert_eq!(cols[..4], ["attribute", "basic", "awmt", "separate"]);
-    assert_eq!(cols.len(), 4 + 6);
-    assert!(cols[4..].iter().all(|c| c.ends_with(" (published)")));
+    assert_eq!(cols[..5], ["attribute", "basic", "awmt", "separate", "Majority class"]);
+    assert_eq!(cols.len(), 5 + 6);
+    assert!(cols[5..].iter().all(|c| c.ends_with(" (published)")));
     assert_eq!(f64_col(&pa, "Moon (published)")[1], Some(98.77), "Bald, Moon");
     // Wins: synthetic runs are not set against published real-data numbers.
     let wins = read_csv(&b.table1.join("wins_celeba.csv"));
@@ -602,7 +614,7 @@ fn evaluate_compare_plot_report_end_to_end() {
     // Table 2: both datasets in one row per measured method.
     let t2 = read_csv(&b.table2.join("table2.csv"));
     // Groups come in input order (duke runs first, awmt before basic): one row per method.
-    assert_eq!(str_col(&t2, "method")[5..], ["awmt", "basic"]);
+    assert_eq!(str_col(&t2, "method")[5..], ["awmt", "basic", "Majority class"]);
     let mk = f64_col(&t2, "market1501_pct");
     let dk = f64_col(&t2, "duke_pct");
     assert!((mk[5].unwrap() - 100.0 * mean_accuracy_from_predictions(market)).abs() < 1e-3);
@@ -823,8 +835,8 @@ fn real_data_runs_are_labelled_real_and_meet_the_published_methods() {
     let with = serde_json::json!({"published": ["Moon", "AWMT (paper)", "MCNN-AUX"], "resamples": 50});
     let table = run(&context(root, "table1", "compare", with, vec![("runs", vec![item(&run_dir, "eval[awmt]")])]));
     let t1 = read_csv(&table.join("table1.csv"));
-    assert_eq!(str_col(&t1, "method"), ["Moon", "AWMT (paper)", "awmt"], "the `published` list filters Table 1");
-    assert_eq!(str_col(&t1, "kind"), ["published", "published", "measured (real data)"]);
+    assert_eq!(str_col(&t1, "method"), ["Moon", "AWMT (paper)", "awmt", "Majority class"], "the `published` list filters Table 1");
+    assert_eq!(str_col(&t1, "kind"), ["published", "published", "measured (real data)", "baseline (real test labels)"]);
     // On real data the published per-attribute numbers take part in the win counts.
     let wins = read_csv(&table.join("wins_celeba.csv"));
     assert_eq!(str_col(&wins, "method"), ["awmt", "Moon (published)", "MCNN-AUX (published)"]);

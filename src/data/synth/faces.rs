@@ -5,6 +5,7 @@
 use super::super::celeba::ATTRIBUTES;
 use crate::rng::Rng;
 use super::raster::{Canvas, Color};
+use super::Rates;
 
 // Attribute indices in the official order.
 const SHADOW: usize = 0;
@@ -59,6 +60,13 @@ pub const NOISE_SCALE: [f32; 40] = [
     2.0, 0.7, 3.0, 1.0, 2.5, 1.5, 1.5, 1.0, 0.7, 1.5, 1.5, 1.0, 0.3, 0.5, 1.0, 0.5, 1.0,
 ];
 
+/// The attributes whose rate `rates:` may set: each is one draw of its own (the others are derived
+/// from several, e.g. No_Beard, Attractive, the hair colours).
+pub const RATE_ATTRIBUTES: [usize; 19] = [
+    CHUBBY, SMILING, CHEEKBONES, MOUTH_OPEN, BIG_LIPS, BIG_NOSE, NARROW_EYES, BAGS, ARCHED, BUSHY, PALE, ROSY, GLASSES, HAT,
+    MAKEUP, EARRINGS, NECKLACE, NECKTIE, BLURRY,
+];
+
 /// Short labels for the contact sheet.
 pub const ABBREV: [&str; 40] = [
     "5OC", "ARC", "ATT", "BAG", "BLD", "BNG", "BLP", "BNS", "BLK", "BLN", "BLR", "BRN", "BSH", "CHB", "DCH", "GLS", "GOT",
@@ -94,8 +102,9 @@ fn vivid(rng: &mut Rng) -> Color {
 
 /// Draws the attributes of one face (no label noise). With `base` (the identity's first draw), the
 /// face keeps the identity's gender, age, skin and hair colour; expression, accessories, makeup
-/// and the rest vary from image to image.
-pub fn sample_face(rng: &mut Rng, base: Option<&Face>) -> Face {
+/// and the rest vary from image to image. `rates` replaces the priors of some [`RATE_ATTRIBUTES`].
+pub fn sample_face(rng: &mut Rng, base: Option<&Face>, rates: &Rates) -> Face {
+    let p = |index: usize, prior: f32| rates.of(index, prior);
     let mut a = [false; 40];
     let male = match base {
         Some(b) => b.attrs[MALE],
@@ -141,23 +150,23 @@ pub fn sample_face(rng: &mut Rng, base: Option<&Face>) -> Face {
         a[BANGS] = rng.chance(if male { 0.09 } else { 0.2 });
     }
     let long_hair = !a[BALD] && rng.chance(if male { 0.08 } else { 0.85 });
-    a[CHUBBY] = rng.chance(if old { 0.12 } else { 0.04 });
+    a[CHUBBY] = rng.chance(p(CHUBBY, if old { 0.12 } else { 0.04 }));
     a[DOUBLE_CHIN] = rng.chance(if a[CHUBBY] { 0.45 } else if old { 0.08 } else { 0.015 });
     a[OVAL] = !a[CHUBBY] && rng.chance(0.30);
-    a[SMILING] = rng.chance(0.48);
-    a[CHEEKBONES] = rng.chance(if a[SMILING] { 0.75 } else { 0.15 });
-    a[MOUTH_OPEN] = rng.chance(if a[SMILING] { 0.7 } else { 0.27 });
-    a[BIG_LIPS] = rng.chance(if male { 0.19 } else { 0.28 });
-    a[BIG_NOSE] = rng.chance(if male { 0.38 } else { 0.13 });
+    a[SMILING] = rng.chance(p(SMILING, 0.48));
+    a[CHEEKBONES] = rng.chance(p(CHEEKBONES, if a[SMILING] { 0.75 } else { 0.15 }));
+    a[MOUTH_OPEN] = rng.chance(p(MOUTH_OPEN, if a[SMILING] { 0.7 } else { 0.27 }));
+    a[BIG_LIPS] = rng.chance(p(BIG_LIPS, if male { 0.19 } else { 0.28 }));
+    a[BIG_NOSE] = rng.chance(p(BIG_NOSE, if male { 0.38 } else { 0.13 }));
     a[POINTY_NOSE] = !a[BIG_NOSE] && rng.chance(0.36);
-    a[NARROW_EYES] = rng.chance(if a[SMILING] { 0.16 } else { 0.07 });
-    a[BAGS] = rng.chance(if old { 0.45 } else { 0.13 });
-    a[ARCHED] = rng.chance(if male { 0.05 } else { 0.42 });
-    a[BUSHY] = rng.chance(if male { 0.26 } else { 0.05 });
-    a[PALE] = rng.chance(0.043);
-    a[ROSY] = rng.chance(if male { 0.01 } else { 0.10 });
-    a[GLASSES] = rng.chance(if old { 0.14 } else { 0.04 });
-    a[HAT] = rng.chance(0.048);
+    a[NARROW_EYES] = rng.chance(p(NARROW_EYES, if a[SMILING] { 0.16 } else { 0.07 }));
+    a[BAGS] = rng.chance(p(BAGS, if old { 0.45 } else { 0.13 }));
+    a[ARCHED] = rng.chance(p(ARCHED, if male { 0.05 } else { 0.42 }));
+    a[BUSHY] = rng.chance(p(BUSHY, if male { 0.26 } else { 0.05 }));
+    a[PALE] = rng.chance(p(PALE, 0.043));
+    a[ROSY] = rng.chance(p(ROSY, if male { 0.01 } else { 0.10 }));
+    a[GLASSES] = rng.chance(p(GLASSES, if old { 0.14 } else { 0.04 }));
+    a[HAT] = rng.chance(p(HAT, 0.048));
     let mut full_beard = false;
     if male && rng.chance(0.40) {
         a[SHADOW] = rng.chance(0.62);
@@ -172,12 +181,12 @@ pub fn sample_face(rng: &mut Rng, base: Option<&Face>) -> Face {
         a[SIDEBURNS] = rng.chance(0.03);
     }
     a[NO_BEARD] = !(a[SHADOW] || a[GOATEE] || a[MUSTACHE] || full_beard);
-    a[MAKEUP] = rng.chance(if male { 0.005 } else { 0.64 });
+    a[MAKEUP] = rng.chance(p(MAKEUP, if male { 0.005 } else { 0.64 }));
     a[LIPSTICK] = rng.chance(if male { 0.01 } else if a[MAKEUP] { 0.95 } else { 0.47 });
-    a[EARRINGS] = rng.chance(if male { 0.01 } else { 0.31 });
-    a[NECKLACE] = rng.chance(if male { 0.005 } else { 0.2 });
-    a[NECKTIE] = rng.chance(if male { 0.17 } else { 0.003 });
-    a[BLURRY] = rng.chance(0.05);
+    a[EARRINGS] = rng.chance(p(EARRINGS, if male { 0.01 } else { 0.31 }));
+    a[NECKLACE] = rng.chance(p(NECKLACE, if male { 0.005 } else { 0.2 }));
+    a[NECKTIE] = rng.chance(p(NECKTIE, if male { 0.17 } else { 0.003 }));
+    a[BLURRY] = rng.chance(p(BLURRY, 0.05));
     // Attractive: a latent judgement of youth, femininity, grooming and proportion.
     let score = 1.3 * a[YOUNG] as i32 as f32 + 0.9 * (!male) as i32 as f32 + 0.5 * (!a[BAGS]) as i32 as f32
         + 0.6 * (!a[CHUBBY]) as i32 as f32
@@ -525,7 +534,7 @@ mod tests {
     fn positive_rates_and_correlations_look_like_celeba() {
         let mut rng = Rng::new(1);
         let n = 20000;
-        let faces: Vec<Face> = (0..n).map(|_| sample_face(&mut rng, None)).collect();
+        let faces: Vec<Face> = (0..n).map(|_| sample_face(&mut rng, None, &Rates::default())).collect();
         let rate = |i: usize| faces.iter().filter(|f| f.attrs[i]).count() as f32 / n as f32;
         // (attribute, CelebA positive rate)
         for (i, want) in [(MALE, 0.417), (YOUNG, 0.774), (NO_BEARD, 0.835), (SMILING, 0.482), (LIPSTICK, 0.472), (HAT, 0.048), (BALD, 0.022), (ATTRACTIVE, 0.513), (MAKEUP, 0.387), (GLASSES, 0.065)] {
@@ -539,5 +548,23 @@ mod tests {
         }
         let male_lipstick = faces.iter().filter(|f| f.attrs[MALE] && f.attrs[LIPSTICK]).count() as f32 / faces.iter().filter(|f| f.attrs[MALE]).count() as f32;
         assert!(male_lipstick < 0.03);
+    }
+
+    #[test]
+    fn a_rate_override_changes_that_attribute_and_nothing_else() {
+        let n = 4000;
+        let rates = Rates(vec![(HAT, 0.3), (NARROW_EYES, 0.25)]);
+        let (mut a, mut b) = (Rng::new(5), Rng::new(5));
+        let plain: Vec<Face> = (0..n).map(|_| sample_face(&mut a, None, &Rates::default())).collect();
+        let over: Vec<Face> = (0..n).map(|_| sample_face(&mut b, None, &rates)).collect();
+        let rate = |fs: &[Face], i: usize| fs.iter().filter(|f| f.attrs[i]).count() as f32 / n as f32;
+        assert!((rate(&over, HAT) - 0.3).abs() < 0.03 && rate(&plain, HAT) < 0.08);
+        assert!((rate(&over, NARROW_EYES) - 0.25).abs() < 0.03);
+        for (p, o) in plain.iter().zip(&over) {
+            for i in (0..40).filter(|&i| i != HAT && i != NARROW_EYES) {
+                assert_eq!(p.attrs[i], o.attrs[i], "{} changed", ATTRIBUTES[i]);
+            }
+            assert_eq!((p.skin, p.hat_color), (o.skin, o.hat_color), "the draws stay in step");
+        }
     }
 }

@@ -51,6 +51,19 @@ pub struct Generated {
     pub examples: Vec<(Vec<u8>, usize, usize, Vec<String>)>,
 }
 
+/// Positive rates that replace the generator's own priors of some attributes (the synth stage's
+/// `rates:`): (attribute index in the style's list, probability of "yes"). The draw itself is
+/// unchanged, so every other attribute and every picture stay as they are without overrides.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rates(pub Vec<(usize, f32)>);
+
+impl Rates {
+    /// The probability to draw attribute `index` with: its override, else `prior`.
+    pub fn of(&self, index: usize, prior: f32) -> f32 {
+        self.0.iter().find(|(i, _)| *i == index).map_or(prior, |&(_, r)| r)
+    }
+}
+
 // ------------------------------------------------------------------ faces
 
 /// Parameters of `style: faces`.
@@ -67,6 +80,7 @@ pub struct FaceParams {
     pub test_fraction: f64,
     pub jpeg_quality: u8,
     pub examples: usize,
+    pub rates: Rates,
 }
 
 /// Renders a CelebA-format release under `release`.
@@ -86,14 +100,14 @@ pub fn generate_faces(release: &Path, p: &FaceParams) -> Result<Generated> {
     let n_train = n_ids.saturating_sub(n_test + n_val);
     // Identities are contiguous blocks of images, partitions contiguous blocks of identities (as in CelebA).
     let partition_of = |id: usize| if id < n_train { 0u8 } else if id < n_train + n_val { 1 } else { 2 };
-    let bases: Vec<faces::Face> = (0..n_ids).map(|id| faces::sample_face(&mut Rng::stream(p.seed, PURPOSE_IDENTITY, id as u64), None)).collect();
+    let bases: Vec<faces::Face> = (0..n_ids).map(|id| faces::sample_face(&mut Rng::stream(p.seed, PURPOSE_IDENTITY, id as u64), None, &p.rates)).collect();
 
     let rendered: Vec<Result<([bool; 40], [bool; 40], Option<Vec<u8>>)>> = (0..p.images)
         .into_par_iter()
         .map(|i| {
             let id = i / p.images_per_identity;
             let mut rng = Rng::stream(p.seed, PURPOSE_IMAGE, i as u64);
-            let face = faces::sample_face(&mut rng, Some(&bases[id]));
+            let face = faces::sample_face(&mut rng, Some(&bases[id]), &p.rates);
             let pixels = faces::render_face(&face, p.width, p.height, &mut rng);
             let jpeg = encode_jpeg(&pixels, p.width, p.height, p.jpeg_quality)?;
             let path = img_dir.join(format!("{:06}.jpg", i + 1));
@@ -182,6 +196,7 @@ pub struct PedestrianParams {
     pub label_noise: f32,
     pub jpeg_quality: u8,
     pub examples: usize,
+    pub rates: Rates,
 }
 
 /// Field orders of the real `market_attribute.mat` (they differ between train and test).
@@ -214,7 +229,7 @@ pub fn generate_pedestrians(release: &Path, p: &PedestrianParams) -> Result<Gene
         bail!("synth pedestrians: at most 9999 identities (Market file names hold a 4-digit id)");
     }
     let peds: Vec<pedestrians::Pedestrian> =
-        (0..p.identities).map(|k| pedestrians::sample_pedestrian(&mut Rng::stream(p.seed, PURPOSE_IDENTITY, k as u64))).collect();
+        (0..p.identities).map(|k| pedestrians::sample_pedestrian(&mut Rng::stream(p.seed, PURPOSE_IDENTITY, k as u64), &p.rates)).collect();
     // Identities interleave between train and test (as in Market: 0002 train, 0001 test).
     let mut layout = Rng::stream(p.seed, PURPOSE_LAYOUT, 0);
     let mut order: Vec<usize> = (0..p.identities).collect();
@@ -272,7 +287,7 @@ pub fn generate_pedestrians(release: &Path, p: &PedestrianParams) -> Result<Gene
                 Some(k) => pedestrians::render_pedestrian(&peds[k], p.width, p.height, &mut rng),
                 None => {
                     // A distractor: another (unlabelled) person or background only.
-                    let stranger = pedestrians::sample_pedestrian(&mut rng);
+                    let stranger = pedestrians::sample_pedestrian(&mut rng, &Rates::default());
                     pedestrians::render_pedestrian(&stranger, p.width, p.height, &mut rng)
                 }
             };

@@ -5,6 +5,7 @@
 use super::super::market::MARKET_FIELDS;
 use crate::rng::Rng;
 use super::raster::{Canvas, Color};
+use super::Rates;
 
 pub const DESIGN_W: f32 = 64.0;
 pub const DESIGN_H: f32 = 128.0;
@@ -60,21 +61,26 @@ fn jitter(rng: &mut Rng, c: Color, amount: f32) -> Color {
     [c[0] * j, c[1] * j, c[2] * j]
 }
 
-/// Draws the attributes and look of one identity (no label noise).
-pub fn sample_pedestrian(rng: &mut Rng) -> Pedestrian {
+/// The raw fields whose rate (of the value 2, "yes") `rates:` may set: each is one draw of its own.
+pub const RATE_FIELDS: [&str; 7] = ["hair", "up", "down", "hat", "backpack", "bag", "handbag"];
+
+/// Draws the attributes and look of one identity (no label noise); `rates` replaces the priors of
+/// some [`RATE_FIELDS`].
+pub fn sample_pedestrian(rng: &mut Rng, rates: &Rates) -> Pedestrian {
+    let p = |name: &str, prior: f32| rates.of(field(name), prior);
     let mut raw = [1u8; 27];
     let yes = |rng: &mut Rng, p: f32| if rng.chance(p) { 2u8 } else { 1u8 };
     let female = rng.chance(0.43);
     raw[field("gender")] = if female { 2 } else { 1 };
     raw[field("age")] = 1 + rng.weighted(&[0.02, 0.76, 0.21, 0.02]) as u8;
-    raw[field("hair")] = yes(rng, if female { 0.75 } else { 0.05 });
-    raw[field("up")] = yes(rng, 0.93); // 2 = short sleeves
+    raw[field("hair")] = yes(rng, p("hair", if female { 0.75 } else { 0.05 }));
+    raw[field("up")] = yes(rng, p("up", 0.93)); // 2 = short sleeves
     raw[field("clothes")] = if female && rng.chance(0.35) { 1 } else { 2 }; // 1 = dress
-    raw[field("down")] = yes(rng, if raw[field("clothes")] == 1 { 0.7 } else { 0.58 }); // 2 = short
-    raw[field("hat")] = yes(rng, 0.03);
-    raw[field("backpack")] = yes(rng, 0.26);
-    raw[field("bag")] = yes(rng, 0.25);
-    raw[field("handbag")] = yes(rng, if female { 0.17 } else { 0.07 });
+    raw[field("down")] = yes(rng, p("down", if raw[field("clothes")] == 1 { 0.7 } else { 0.58 })); // 2 = short
+    raw[field("hat")] = yes(rng, p("hat", 0.03));
+    raw[field("backpack")] = yes(rng, p("backpack", 0.26));
+    raw[field("bag")] = yes(rng, p("bag", 0.25));
+    raw[field("handbag")] = yes(rng, p("handbag", if female { 0.17 } else { 0.07 }));
     // One colour marked for most identities; ~9% have none (multi-coloured or unclear clothes).
     let up = if rng.chance(0.91) { Some(rng.weighted(&UP_WEIGHTS)) } else { None };
     let down = if rng.chance(0.93) { Some(rng.weighted(&DOWN_WEIGHTS)) } else { None };
@@ -264,4 +270,27 @@ pub fn describe(raw: &[u8; 27]) -> Vec<String> {
         format!("{} {}", if g("clothes") == 1 { "DRESS" } else { "PANTS" }, if g("down") == 2 { "SHORT" } else { "LONG" }),
         extras.join(" "),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_override_changes_that_field_and_nothing_else() {
+        let n = 4000;
+        let rates = Rates(vec![(field("hat"), 0.2), (field("up"), 0.7)]);
+        let (mut a, mut b) = (Rng::new(9), Rng::new(9));
+        let plain: Vec<Pedestrian> = (0..n).map(|_| sample_pedestrian(&mut a, &Rates::default())).collect();
+        let over: Vec<Pedestrian> = (0..n).map(|_| sample_pedestrian(&mut b, &rates)).collect();
+        let rate = |ps: &[Pedestrian], f: &str| ps.iter().filter(|p| p.raw[field(f)] == 2).count() as f32 / n as f32;
+        assert!((rate(&over, "hat") - 0.2).abs() < 0.03 && rate(&plain, "hat") < 0.05);
+        assert!((rate(&over, "up") - 0.7).abs() < 0.03 && rate(&plain, "up") > 0.9);
+        for (p, o) in plain.iter().zip(&over) {
+            for (i, name) in MARKET_FIELDS.iter().enumerate().filter(|(_, f)| **f != "hat" && **f != "up") {
+                assert_eq!(p.raw[i], o.raw[i], "{name} changed");
+            }
+            assert_eq!((p.skin, p.up, p.down), (o.skin, o.up, o.down), "the draws stay in step");
+        }
+    }
 }

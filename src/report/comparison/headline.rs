@@ -4,7 +4,10 @@
 use anyhow::Result;
 use polars::prelude::{Column, DataFrame};
 
-use super::{attributes, format_title, frame, measured_kind, pct, task_value, DeltaMBaseline, Group, Published, Run, MODEL_SELECTION};
+use super::{
+    attributes, format_title, frame, majority_kind, mean_majority_rate, measured_kind, pct, task_value, DeltaMBaseline, Group,
+    Published, Run, MAJORITY, MODEL_SELECTION,
+};
 use crate::eval::delta_m::delta_m;
 use crate::eval::seeds::{over_seeds, OverSeeds};
 use crate::report::baselines::Baselines;
@@ -37,6 +40,10 @@ fn delta_m_of(runs: &[Run], groups: &[Group], g: &Group, baselines: &[DeltaMBase
     let b = baselines.iter().find(|b| b.format == g.format)?.group?;
     group_delta_m(runs, g, &groups[b])
 }
+
+/// What a majority-class row is, as its `reference` cell says.
+const MAJORITY_REFERENCE: &str =
+    "always the commoner label of each attribute on the evaluated rows (the rate every method must beat)";
 
 /// One row of Table 1 (percent).
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +99,21 @@ pub fn table1(
             reference: format!("awmt runs: {}", g.run_names(runs)),
         });
     }
+    // Last: the floor every measured row is read against.
+    let all: Vec<&Group> = groups.iter().collect();
+    if let (Some(first), Some(rate)) = (groups.first(), mean_majority_rate(runs, &all, &attributes(runs, &all))) {
+        rows.push(Table1Row {
+            method: MAJORITY.into(),
+            kind: majority_kind(&first.source),
+            mean_accuracy_pct: pct(Some(rate)),
+            std_pct: None,
+            seeds: None,
+            ma_pct: None,
+            delta_m_pct: None,
+            delta_m_std: None,
+            reference: MAJORITY_REFERENCE.into(),
+        });
+    }
     rows
 }
 
@@ -125,7 +147,7 @@ pub fn table1_info(attribute_count: usize, delta_m: &[DeltaMBaseline]) -> TableI
         stem: "table1".into(),
         title: "Table 1 — mean accuracy on CelebA".into(),
         caption: format!(
-            "Published rows are the means over all 40 attributes their authors reported on the real CelebA test set. Measured rows are this pipeline's runs over {attribute_count} attributes (mean ± sample std over seeds; mA = mean balanced accuracy; model: {MODEL_SELECTION}). {}",
+            "Published rows are the means over all 40 attributes their authors reported on the real CelebA test set. Measured rows are this pipeline's runs over {attribute_count} attributes (mean ± sample std over seeds; mA = mean balanced accuracy; model: {MODEL_SELECTION}). “{MAJORITY}” is the accuracy of always answering each attribute's commoner label on the same test rows. {}",
             delta_m_sentence(delta_m)
         ),
     }
@@ -207,6 +229,30 @@ pub fn table2(
             reference: format!("awmt runs: {}", names.join(", ")),
         });
     }
+    // Last: the floor every measured row is read against, per dataset.
+    let rate = |f: &str| {
+        let gs: Vec<&Group> = groups.iter().filter(|g| g.format == f).collect();
+        mean_majority_rate(runs, &gs, &attributes(runs, &gs))
+    };
+    if let Some(first) = groups.first() {
+        let (m, d) = (rate("market"), rate("duke"));
+        if m.is_some() || d.is_some() {
+            rows.push(Table2Row {
+                method: MAJORITY.into(),
+                kind: majority_kind(&first.source),
+                market_pct: pct(m),
+                market_std: None,
+                duke_pct: pct(d),
+                duke_std: None,
+                seeds: None,
+                delta_m_market_pct: None,
+                delta_m_market_std: None,
+                delta_m_duke_pct: None,
+                delta_m_duke_std: None,
+                reference: MAJORITY_REFERENCE.into(),
+            });
+        }
+    }
     rows
 }
 
@@ -233,7 +279,7 @@ pub fn table2_info(delta_m: &[DeltaMBaseline]) -> TableInfo {
         stem: "table2".into(),
         title: "Table 2 — mean accuracy (%) on Market-1501 and DukeMTMC-reID attributes".into(),
         caption: format!(
-            "Published rows are the numbers their authors reported on the real datasets (official 12- and 10-attribute protocols). Measured rows are this pipeline's runs (mean ± sample std over seeds; model: {MODEL_SELECTION}). {}",
+            "Published rows are the numbers their authors reported on the real datasets (official 12- and 10-attribute protocols). Measured rows are this pipeline's runs (mean ± sample std over seeds; model: {MODEL_SELECTION}). “{MAJORITY}” is the accuracy of always answering each attribute's commoner label on the same test rows. {}",
             delta_m_sentence(delta_m)
         ),
     }
@@ -275,8 +321,9 @@ mod tests {
         let baselines = Baselines::embedded().unwrap();
         let published = Published::Names(vec!["Moon".into()]);
         let rows = table1(&baselines, &published, &runs, &groups, &dm);
-        assert_eq!(rows.iter().map(|r| r.method.as_str()).collect::<Vec<_>>(), ["Moon", "awmt", "sep"]);
+        assert_eq!(rows.iter().map(|r| r.method.as_str()).collect::<Vec<_>>(), ["Moon", "awmt", "sep", MAJORITY]);
         assert_eq!((rows[0].kind.as_str(), rows[0].delta_m_pct), (PUBLISHED, None));
+        assert_eq!((rows[3].kind.as_str(), rows[3].mean_accuracy_pct), ("baseline (synthetic test labels)", Some(60.0)));
         let awmt = &rows[1];
         assert!((awmt.mean_accuracy_pct.unwrap() - 75.0).abs() < 1e-9);
         assert!((awmt.std_pct.unwrap() - 0.0).abs() < 1e-9, "both seeds average 75%");
@@ -285,7 +332,7 @@ mod tests {
         assert_eq!(rows[2].delta_m_pct, Some(0.0));
         assert_eq!(awmt.reference, "awmt runs: e[awmt], e[awmt2]");
         let f = table1_frame(&rows).unwrap();
-        assert_eq!(f.shape(), (3, 9));
+        assert_eq!(f.shape(), (4, 9));
         let info = table1_info(2, &dm);
         assert!(info.caption.contains("last iteration") && info.caption.contains("`sep`"), "{}", info.caption);
     }
@@ -300,14 +347,15 @@ mod tests {
         let groups = group_runs(&runs).unwrap();
         let dm = delta_m_baselines(&runs, &groups, None).unwrap();
         let rows = table2(&Baselines::embedded().unwrap(), &Published::Keyword(super::super::PublishedKeyword::None), &runs, &groups, &dm);
-        assert_eq!(rows.len(), 2);
+        assert_eq!(rows.len(), 3);
+        assert_eq!((rows[2].method.as_str(), rows[2].market_pct, rows[2].duke_pct), (MAJORITY, Some(60.0), Some(60.0)));
         let awmt = &rows[0];
         assert_eq!((awmt.market_pct, awmt.duke_pct), (Some(90.0), Some(80.0)));
         assert_eq!(awmt.seeds.as_deref(), Some("1 / 1"));
         assert!((awmt.delta_m_market_pct.unwrap() - 100.0 * 0.05 / 0.85).abs() < 1e-9);
         assert_eq!(awmt.delta_m_duke_pct, None, "no separate models on Duke");
         assert_eq!(rows[1].duke_pct, None);
-        assert_eq!(table2_frame(&rows).unwrap().shape(), (2, 12));
+        assert_eq!(table2_frame(&rows).unwrap().shape(), (3, 12));
         assert!(table2_info(&dm).caption.contains("No Δm: no method evaluates single-task"));
     }
 }

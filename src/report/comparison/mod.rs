@@ -141,6 +141,29 @@ pub fn task_value(m: &RunMetrics, task: &str, balanced: bool) -> Option<f64> {
     m.tasks.iter().find(|t| t.task == task).and_then(|t| if balanced { t.balanced_accuracy } else { t.accuracy })
 }
 
+/// The method label of the majority-class baseline rows and columns.
+pub const MAJORITY: &str = "Majority class";
+
+/// How a majority-class row says where its labels came from.
+pub fn majority_kind(source: &str) -> String {
+    format!("baseline ({source} test labels)")
+}
+
+/// The majority rate (fraction) of `task`: from the first run of `groups` that recorded it. The
+/// methods of one format are evaluated on the same rows, so any run's rate is every run's.
+pub fn majority_rate(runs: &[Run], groups: &[&Group], task: &str) -> Option<f64> {
+    groups
+        .iter()
+        .flat_map(|g| &g.runs)
+        .find_map(|&i| runs[i].metrics.tasks.iter().find(|t| t.task == task).and_then(|t| t.majority))
+}
+
+/// The mean majority rate over `attrs`; `None` unless every attribute has one.
+pub fn mean_majority_rate(runs: &[Run], groups: &[&Group], attrs: &[String]) -> Option<f64> {
+    let rates: Option<Vec<f64>> = attrs.iter().map(|a| majority_rate(runs, groups, a)).collect();
+    rates.filter(|r| !r.is_empty()).map(|r| r.iter().sum::<f64>() / r.len() as f64)
+}
+
 /// Attributes of some groups, in the order of the first run that has each.
 pub fn attributes(runs: &[Run], groups: &[&Group]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -233,6 +256,7 @@ pub(crate) mod tests {
                 balanced_accuracy: Some(a - 0.1),
                 n: 100,
                 correct: (a * 100.0).round() as usize,
+                majority: Some(0.6),
             })
             .collect();
         let names: Vec<&str> = accuracies.iter().map(|(t, _)| *t).collect();

@@ -4,7 +4,7 @@
 use anyhow::{bail, Result};
 use polars::prelude::{Column, DataFrame};
 
-use super::{attributes, format_title, frame, measured_kind, pct, task_value, Group, Run};
+use super::{attributes, format_title, frame, majority_rate, measured_kind, pct, task_value, Group, Run, MAJORITY};
 use crate::report::baselines::Baselines;
 use crate::report::files::{PerAttributeRow, TableInfo};
 use crate::report::tables::{PUBLISHED, PUBLISHED_SUFFIX};
@@ -87,6 +87,11 @@ pub fn per_attribute(
         add_column(g.method.clone(), acc.clone())?;
         contenders.push((g.method.clone(), acc));
     }
+    // The rate each attribute's accuracy must beat; not a contender in the win counts.
+    let majority: Vec<Option<f64>> = attrs.iter().map(|a| pct(majority_rate(runs, groups, a))).collect();
+    if majority.iter().any(Option::is_some) {
+        add_column(MAJORITY.into(), majority)?;
+    }
     for name in &published {
         let values: Vec<Option<f64>> = attrs.iter().map(|a| baselines.per_attribute.get(name, a)).collect();
         for (a, v) in attrs.iter().zip(&values) {
@@ -116,10 +121,10 @@ pub fn per_attribute_info(format: &str, t: &PerAttribute) -> TableInfo {
         stem: format!("per_attribute_{format}"),
         title: format!("Per-attribute accuracy (%) — {}", format_title(format)),
         caption: if t.published.is_empty() {
-            "Measured runs, mean over seeds.".into()
+            format!("Measured runs, mean over seeds; “{MAJORITY}”: always answering the commoner label on the same rows.")
         } else {
             format!(
-                "Measured runs (mean over seeds) and, in columns marked “{}”, the numbers other authors reported on the real CelebA test set.",
+                "Measured runs (mean over seeds; “{MAJORITY}”: always answering the commoner label on the same rows) and, in columns marked “{}”, the numbers other authors reported on the real CelebA test set.",
                 PUBLISHED_SUFFIX.trim()
             )
         },
@@ -200,16 +205,17 @@ mod tests {
         let t = per_attribute(&runs, &refs, "celeba", &baselines, |m| m == "Moon").unwrap();
         assert_eq!(t.wide.attributes, ["Bald", "Male"]);
         let names: Vec<&str> = t.wide.columns.iter().map(|c| c.0.as_str()).collect();
-        assert_eq!(names, ["a", "b", "Moon (published)"]);
+        assert_eq!(names, ["a", "b", MAJORITY, "Moon (published)"]);
         assert!((t.wide.columns[0].1[0].unwrap() - 80.0).abs() < 1e-9);
-        assert_eq!(t.wide.columns[2].1[0], Some(98.77), "Moon on Bald");
+        assert_eq!(t.wide.columns[2].1, [Some(60.0), Some(60.0)], "the test rows' majority rate");
+        assert_eq!(t.wide.columns[3].1[0], Some(98.77), "Moon on Bald");
         assert_eq!(t.long.len(), 6);
         assert_eq!(t.long[0].seeds, Some(2));
         assert!((t.long[0].std_pct.unwrap() - 100.0 * 0.2 / 2f64.sqrt()).abs() < 1e-9);
-        // Synthetic runs: published numbers are shown but do not compete.
+        // Synthetic runs: published numbers are shown but do not compete (nor does the majority).
         assert_eq!(t.contenders.len(), 2);
         assert!(wins_info("celeba", &t).caption.contains("left out"));
-        assert_eq!(t.wide.frame().unwrap().shape(), (2, 4));
+        assert_eq!(t.wide.frame().unwrap().shape(), (2, 5));
         // Real runs: they do.
         for r in &mut runs {
             r.metrics.source = "real".into();
