@@ -199,6 +199,11 @@ pub trait StageKind: Send + Sync {
     fn volatile_fields(&self) -> &'static [(&'static str, &'static str)] {
         &[]
     }
+    /// The input slot, if any, that gets the run's provenance (what ran, how long, on which
+    /// versions): a JSON file the scheduler writes for each attempt. It is not part of the key.
+    fn provenance_slot(&self) -> Option<&'static str> {
+        None
+    }
     /// Does the work: reads `ctx.inputs`, writes under `ctx.out_dir`.
     fn run(&self, ctx: &StageContext) -> Result<()>;
 }
