@@ -9,55 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::cache::Entry;
+use super::{Executor, Job, JobDone};
 use crate::stages::{StageContext, StageKind};
 use crate::util::children;
-
-/// A stage handed to an executor.
-pub struct Job {
-    pub index: usize,
-    pub kind: &'static dyn StageKind,
-    /// The stage's name and its `foreach` group (stages of one group may be batched).
-    pub name: String,
-    pub group: String,
-    /// The key the stage is expected to publish under.
-    pub key: String,
-    pub resources: crate::stages::Resources,
-    /// `slurm:` settings of the stage.
-    pub slurm: std::collections::BTreeMap<String, String>,
-    /// For executors that do not publish themselves: the prepared context and where to save it
-    /// for a subprocess (inside the attempt, outside `out/`).
-    pub work: Option<(StageContext, PathBuf)>,
-}
-
-/// A finished job.
-pub struct JobDone {
-    pub index: usize,
-    pub result: Result<()>,
-    pub seconds: f64,
-    /// Set when the executor published the entry itself (Slurm jobs do).
-    pub published: Option<Entry>,
-    /// CPU time and peak memory of the stage's processes, when the executor measured them.
-    pub usage: Option<crate::rusage::Usage>,
-}
-
-/// Something that runs jobs and reports when they end.
-pub trait Executor {
-    fn launch(&mut self, job: Job) -> Result<()>;
-    /// The next finished job, waiting at most `timeout`.
-    fn wait(&mut self, timeout: Duration) -> Option<JobDone>;
-    /// Stops every running job; their `JobDone`s still arrive.
-    fn cancel(&mut self);
-    /// Whether this executor's jobs publish their own cache entries (then the scheduler prepares
-    /// no attempt for them and expects `JobDone::published`).
-    fn publishes(&self, _job_stage_executor: Option<&str>) -> bool {
-        false
-    }
-    /// A line of live state for the progress display, if the executor has one.
-    fn state_line(&mut self) -> Option<String> {
-        None
-    }
-}
 
 pub struct LocalExecutor {
     tx: Sender<JobDone>,

@@ -7,11 +7,15 @@ pub mod materialize;
 pub mod progress;
 pub mod retry;
 pub mod scheduler;
+pub mod slots;
 pub mod slurm;
+pub mod state;
 pub mod trace;
 pub mod worker;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use serde::Serialize;
@@ -19,6 +23,55 @@ use serde::Serialize;
 use crate::cache::digest::StatIndex;
 use crate::cache::{Cache, Entry, KeyInput, KeyParts};
 use crate::pipeline::{Input, Pipeline};
+use crate::stages::{StageContext, StageKind};
+pub use state::{Outcome, Status};
+
+/// A stage handed to an executor.
+pub struct Job {
+    pub index: usize,
+    pub kind: &'static dyn StageKind,
+    /// The stage's name and its `foreach` group (stages of one group may be batched).
+    pub name: String,
+    pub group: String,
+    /// The key the stage is expected to publish under.
+    pub key: String,
+    pub resources: crate::stages::Resources,
+    /// `slurm:` settings of the stage.
+    pub slurm: BTreeMap<String, String>,
+    /// For executors that do not publish themselves: the prepared context and where to save it
+    /// for a subprocess (inside the attempt, outside `out/`).
+    pub work: Option<(StageContext, PathBuf)>,
+}
+
+/// A finished job.
+pub struct JobDone {
+    pub index: usize,
+    pub result: Result<()>,
+    pub seconds: f64,
+    /// Set when the executor published the entry itself (Slurm jobs do).
+    pub published: Option<Entry>,
+    /// CPU time and peak memory of the stage's processes, when the executor measured them.
+    pub usage: Option<crate::rusage::Usage>,
+}
+
+/// Something that runs jobs and reports when they end (local processes: `local`; a cluster:
+/// `slurm`).
+pub trait Executor {
+    fn launch(&mut self, job: Job) -> Result<()>;
+    /// The next finished job, waiting at most `timeout`.
+    fn wait(&mut self, timeout: Duration) -> Option<JobDone>;
+    /// Stops every running job; their `JobDone`s still arrive.
+    fn cancel(&mut self);
+    /// Whether this executor's jobs publish their own cache entries (then the scheduler prepares
+    /// no attempt for them and expects `JobDone::published`).
+    fn publishes(&self, _job_stage_executor: Option<&str>) -> bool {
+        false
+    }
+    /// A line of live state for the progress display, if the executor has one.
+    fn state_line(&mut self) -> Option<String> {
+        None
+    }
+}
 
 /// Computes stage keys from parameters and input digests.
 pub struct Resolver<'a> {
@@ -119,8 +172,7 @@ impl<'a> Resolver<'a> {
 pub struct StageStatus {
     pub name: String,
     pub kind: String,
-    /// `fresh`, `stale` or `never_run`.
-    pub state: String,
+    pub state: Status,
     pub key: Option<String>,
     pub why: Vec<String>,
 }
@@ -135,7 +187,7 @@ pub fn status(pipeline: &Pipeline, cache: &Cache) -> Result<Vec<StageStatus>> {
         let stage = &pipeline.stages[i];
         let previous = record.stages.get(&stage.name);
         let (state, key, why) = match resolver.resolve(i, &done) {
-            Err(e) => ("stale".to_string(), None, vec![format!("{e:#}")]),
+            Err(e) => (Status::Stale, None, vec![format!("{e:#}")]),
             Ok(Resolved::Blocked(u)) => {
                 let mut why = vec![format!("upstream stage `{}` must run first (its output is one of this stage's inputs)", pipeline.stages[u].name)];
                 if let Some(prev) = previous {
@@ -143,18 +195,18 @@ pub fn status(pipeline: &Pipeline, cache: &Cache) -> Result<Vec<StageStatus>> {
                     let own = KeyParts { inputs: prev.parts.inputs.clone(), ..own_parts(stage) };
                     why.extend(own.changes_since(&prev.parts));
                 }
-                let state = if previous.is_some() { "stale" } else { "never_run" };
-                (state.to_string(), None, why)
+                let state = if previous.is_some() { Status::Stale } else { Status::NeverRun };
+                (state, None, why)
             }
             Ok(Resolved::Key(parts)) => {
                 let key = parts.key();
                 match resolver.usable_entry_readonly(&key) {
                     Some(entry) => {
                         done[i] = Some(entry);
-                        ("fresh".to_string(), Some(key), Vec::new())
+                        (Status::Fresh, Some(key), Vec::new())
                     }
                     None => match previous {
-                        Some(prev) if prev.key != key => ("stale".to_string(), Some(key), parts.changes_since(&prev.parts)),
+                        Some(prev) if prev.key != key => (Status::Stale, Some(key), parts.changes_since(&prev.parts)),
                         Some(_) => {
                             // Same key as last time: the entry itself went away.
                             let quarantined = std::fs::read_dir(cache.quarantine_dir())
@@ -165,9 +217,9 @@ pub fn status(pipeline: &Pipeline, cache: &Cache) -> Result<Vec<StageStatus>> {
                             } else {
                                 "nothing it depends on changed, but its cache entry is gone (removed by `awmt gc`?) or damaged".to_string()
                             };
-                            ("stale".to_string(), Some(key), vec![why])
+                            (Status::Stale, Some(key), vec![why])
                         }
-                        None => ("never_run".to_string(), Some(key), vec!["never run".to_string()]),
+                        None => (Status::NeverRun, Some(key), vec!["never run".to_string()]),
                     },
                 }
             }

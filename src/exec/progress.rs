@@ -8,6 +8,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::scheduler::StageOutcome;
+use super::Outcome;
 
 pub struct Progress {
     quiet: bool,
@@ -70,11 +71,11 @@ impl Progress {
                 bar.finish_and_clear();
             }
         }
-        let secs = if o.status == "ran" || o.status == "failed" { format!(" {}", crate::util::human_duration(o.seconds)) } else { String::new() };
+        let secs = if o.status.ran() { format!(" {}", crate::util::human_duration(o.seconds)) } else { String::new() };
         let width = self.total.to_string().len();
         let on = o.gpus.as_deref().map(|g| format!(" on GPU {g}")).unwrap_or_default();
         let line = format!("[{:>width$}/{}] {:<9} {}{secs}{on}", self.finished, self.total, o.status, o.name);
-        let failed = o.status == "failed";
+        let failed = o.status == Outcome::Failed;
         if !self.quiet || failed {
             match &self.bars {
                 Some(m) => {

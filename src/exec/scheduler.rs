@@ -9,10 +9,12 @@ use std::time::Duration;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::local::{Executor, Job};
+use super::gpus;
 use super::materialize;
 use super::progress::Progress;
-use super::{Resolved, Resolver};
+use super::slots::{Claim, Slots};
+use super::trace::Tracer;
+use super::{Executor, Job, Outcome, Resolved, Resolver};
 use crate::cache::records::StageRecord;
 use crate::cache::{Attempt, Cache, Entry, KeyParts};
 use crate::pipeline::{Input, Pipeline};
@@ -49,8 +51,7 @@ pub struct RunOptions {
 pub struct StageOutcome {
     pub name: String,
     pub kind: String,
-    /// `ran`, `cached`, `failed`, `skipped`, or `would_run` (dry run).
-    pub status: String,
+    pub status: Outcome,
     pub key: Option<String>,
     pub seconds: f64,
     #[serde(skip)]
@@ -70,11 +71,11 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    pub fn count(&self, status: &str) -> usize {
+    pub fn count(&self, status: Outcome) -> usize {
         self.stages.iter().filter(|s| s.status == status).count()
     }
     pub fn ok(&self) -> bool {
-        !self.interrupted && self.stages.iter().all(|s| s.status == "ran" || s.status == "cached" || s.status == "would_run")
+        !self.interrupted && self.stages.iter().all(|s| s.status.ok())
     }
 }
 
@@ -85,6 +86,35 @@ enum State {
     WouldRun,
     Failed,
     Skipped,
+}
+
+/// Where every stage stands, and whether new ones may still start.
+struct Board {
+    states: Vec<State>,
+    outcomes: Vec<Option<StageOutcome>>,
+    stop_launching: bool,
+    keep_going: bool,
+}
+
+impl Board {
+    /// Records that stage `i` ended as `o` (in `state`) and shows it; `traced` also appends it to
+    /// the run's traces.
+    fn end(&mut self, i: usize, state: State, o: StageOutcome, progress: &mut Progress, tracer: Option<&mut Tracer>) {
+        self.states[i] = state;
+        progress.finish(&o);
+        if let Some(t) = tracer {
+            t.finished(i, &o, 0, "");
+        }
+        self.outcomes[i] = Some(o);
+    }
+
+    /// Stage `i` failed with `error`: records and shows it, and stops launching new stages unless
+    /// the run keeps going.
+    fn fail(&mut self, i: usize, mut o: StageOutcome, error: String, progress: &mut Progress, tracer: &mut Tracer) {
+        o.error = Some(error);
+        self.end(i, State::Failed, o, progress, Some(tracer));
+        self.stop_launching |= !self.keep_going;
+    }
 }
 
 /// Runs the selected stages of `pipeline`.
@@ -102,62 +132,55 @@ pub fn run(
         resolver.paranoid();
     }
     let mut record = cache.load_record(&pipeline.name);
-    let mut states: Vec<State> = (0..n).map(|_| State::Waiting).collect();
+    let mut board = Board {
+        states: (0..n).map(|_| State::Waiting).collect(),
+        outcomes: vec![None; n],
+        stop_launching: false,
+        keep_going: opts.keep_going,
+    };
     let mut entries: Vec<Option<Entry>> = vec![None; n];
-    let mut outcomes: Vec<Option<StageOutcome>> = vec![None; n];
-    let (mut used_cpus, mut used_mem, mut running) = (0usize, 0u64, 0usize);
-    let mut stop_launching = false;
-    let mut held: std::collections::HashMap<usize, (usize, u64)> = std::collections::HashMap::new();
-    let mut gpu_pool = super::gpus::Pool::new(&opts.gpus);
-    let mut placed: std::collections::HashMap<usize, super::gpus::Placement> = std::collections::HashMap::new();
+    let mut slots = Slots::new(opts.jobs, opts.cpus, opts.mem, &opts.gpus);
     let mut cancelled = false;
     let total = opts.selected.iter().filter(|&&s| s).count();
     progress.begin(total);
-    let mut tracer = super::trace::Tracer::begin(cache, opts.record.clone(), n);
+    let mut tracer = Tracer::begin(cache, opts.record.clone(), n);
 
     loop {
         if interrupted.load(Ordering::SeqCst) && !cancelled {
             progress.message("interrupted: stopping running stages (nothing partial is published)");
             executor.cancel();
             cancelled = true;
-            stop_launching = true;
+            board.stop_launching = true;
         }
         // Move every stage that can move.
         let mut moved = true;
         while moved {
             moved = false;
             for &i in &pipeline.dag.order {
-                if !opts.selected[i] || !matches!(states[i], State::Waiting) {
+                if !opts.selected[i] || !matches!(board.states[i], State::Waiting) {
                     continue;
                 }
                 let stage = &pipeline.stages[i];
                 let ups = &stage.upstream;
+                let states = &board.states;
                 if ups.iter().any(|&u| matches!(states[u], State::Failed | State::Skipped)) {
-                    states[i] = State::Skipped;
-                    outcomes[i] = Some(outcome(pipeline, i, "skipped", None, 0.0));
-                    progress.finish(outcomes[i].as_ref().expect("set above"));
-                    tracer.finished(i, outcomes[i].as_ref().expect("set above"), 0, "");
+                    board.end(i, State::Skipped, outcome(pipeline, i, Outcome::Skipped, None, 0.0), progress, Some(&mut tracer));
                     moved = true;
                     continue;
                 }
                 if ups.iter().any(|&u| matches!(states[u], State::WouldRun)) {
-                    states[i] = State::WouldRun;
-                    outcomes[i] = Some(outcome(pipeline, i, "would_run", None, 0.0));
-                    progress.finish(outcomes[i].as_ref().expect("set above"));
+                    board.end(i, State::WouldRun, outcome(pipeline, i, Outcome::WouldRun, None, 0.0), progress, None);
                     moved = true;
                     continue;
                 }
-                if !ups.iter().all(|&u| matches!(states[u], State::Done)) || stop_launching {
+                if !ups.iter().all(|&u| matches!(states[u], State::Done)) || board.stop_launching {
                     continue;
                 }
                 let parts = match resolver.resolve(i, &entries) {
                     Ok(Resolved::Key(p)) => p,
                     Ok(Resolved::Blocked(_)) => continue,
                     Err(e) => {
-                        let mut o = outcome(pipeline, i, "failed", None, 0.0);
-                        o.error = Some(format!("{e:#}"));
-                        fail(i, o, &mut states, &mut outcomes, progress, &mut tracer);
-                        stop_launching |= !opts.keep_going;
+                        board.fail(i, outcome(pipeline, i, Outcome::Failed, None, 0.0), format!("{e:#}"), progress, &mut tracer);
                         moved = true;
                         continue;
                     }
@@ -178,21 +201,16 @@ pub fn run(
                                 cache.evict(&key)?;
                             }
                             Err(e) => {
-                                let mut o = outcome(pipeline, i, "failed", Some(key), 0.0);
-                                o.error = Some(format!("restoring outputs: {e:#}"));
-                                fail(i, o, &mut states, &mut outcomes, progress, &mut tracer);
-                                stop_launching |= !opts.keep_going;
+                                let o = outcome(pipeline, i, Outcome::Failed, Some(key), 0.0);
+                                board.fail(i, o, format!("restoring outputs: {e:#}"), progress, &mut tracer);
                                 moved = true;
                                 continue;
                             }
                             Ok(()) => {
-                                record.stages.insert(stage.name.clone(), StageRecord { key: key.clone(), parts, status: "cached".into(), seconds });
-                                let o = outcome(pipeline, i, "cached", Some(key), 0.0);
-                                progress.finish(&o);
-                                tracer.finished(i, &o, 0, "");
-                                outcomes[i] = Some(o);
+                                let status = Outcome::Cached.to_string();
+                                record.stages.insert(stage.name.clone(), StageRecord { key: key.clone(), parts, status, seconds });
+                                board.end(i, State::Done, outcome(pipeline, i, Outcome::Cached, Some(key), 0.0), progress, Some(&mut tracer));
                                 entries[i] = Some(entry.clone());
-                                states[i] = State::Done;
                                 moved = true;
                                 continue;
                             }
@@ -200,45 +218,36 @@ pub fn run(
                     }
                 }
                 if opts.dry_run {
-                    states[i] = State::WouldRun;
-                    let o = outcome(pipeline, i, "would_run", Some(key), 0.0);
-                    progress.finish(&o);
-                    outcomes[i] = Some(o);
+                    board.end(i, State::WouldRun, outcome(pipeline, i, Outcome::WouldRun, Some(key), 0.0), progress, None);
                     moved = true;
                     continue;
                 }
-                // Resources: always let one stage run, however large its request. Stages handed
-                // to a cluster count only against --jobs: the cluster schedules its own slots.
+                // Resources: always let one stage run, however large its request (see
+                // Slots::fits).
                 let mut res = stage.resources;
                 // Each rerun of a failed attempt may ask for more memory (`mem_per_attempt`).
                 res.mem = (res.mem as f64 * stage.mem_per_attempt.powi(tracer.attempts(i) as i32)) as u64;
                 let remote = executor.publishes(stage.executor.as_deref());
-                let cpus = if remote { 0 } else { res.cpus.min(opts.cpus).max(1) };
-                let (gpus, mem) = if remote { (0, 0) } else { (res.gpus, res.mem) };
-                // GPUs are never overcommitted, not even for the first stage: the plan was
-                // checked (gpus::check_plan), so an idle pool fits every request.
-                let gpu_request = if remote { super::gpus::Request::None } else { super::gpus::Request::of(&res) };
-                let fits = gpu_pool.fits(gpu_request)
-                    && (running == 0
-                        || (running < opts.jobs && used_cpus + cpus <= opts.cpus && (mem == 0 || used_mem + mem <= opts.mem)));
-                if !fits {
+                let claim = if remote {
+                    Claim::remote()
+                } else {
+                    Claim { cpus: res.cpus.min(opts.cpus).max(1), mem: res.mem, gpus: gpus::Request::of(&res) }
+                };
+                if !slots.fits(&claim) {
                     continue;
                 }
                 if let Err(e) = materialize::claim_outputs(pipeline, i, cache) {
-                    let mut o = outcome(pipeline, i, "failed", Some(key), 0.0);
-                    o.error = Some(format!("{e:#}"));
-                    fail(i, o, &mut states, &mut outcomes, progress, &mut tracer);
-                    stop_launching |= !opts.keep_going;
+                    board.fail(i, outcome(pipeline, i, Outcome::Failed, Some(key), 0.0), format!("{e:#}"), progress, &mut tracer);
                     moved = true;
                     continue;
                 }
-                let placement = gpu_pool.take(gpu_request);
-                let (attempt, work) = if executor.publishes(stage.executor.as_deref()) {
+                let placement = slots.take(i, claim);
+                let (attempt, work) = if remote {
                     (None, None)
                 } else {
                     let attempt = cache.begin(&key)?;
-                    let mut ctx = context(pipeline, i, &entries, &attempt, cache, &key, cpus, gpus)?;
-                    gpu_pool.assign(&mut ctx, placement.as_ref());
+                    let mut ctx = context(pipeline, i, &entries, &attempt, cache, &key, claim.cpus, res.gpus)?;
+                    slots.assign(&mut ctx, placement.as_ref());
                     let file = attempt.dir.join("context.json");
                     (Some(attempt), Some((ctx, file)))
                 };
@@ -259,28 +268,16 @@ pub fn run(
                 }
                 if let Err(e) = executor.launch(job) {
                     attempt.map(Attempt::discard);
-                    if let Some(p) = &placement {
-                        gpu_pool.give_back(p);
-                    }
-                    let mut o = outcome(pipeline, i, "failed", Some(key), 0.0);
-                    o.error = Some(format!("{e:#}"));
-                    fail(i, o, &mut states, &mut outcomes, progress, &mut tracer);
-                    stop_launching |= !opts.keep_going;
+                    slots.release(i);
+                    board.fail(i, outcome(pipeline, i, Outcome::Failed, Some(key), 0.0), format!("{e:#}"), progress, &mut tracer);
                     moved = true;
                     continue;
                 }
-                used_cpus += cpus;
-                used_mem += mem;
-                running += 1;
-                held.insert(i, (cpus, mem));
-                if let Some(p) = placement {
-                    placed.insert(i, p);
-                }
-                states[i] = State::Running { attempt, parts, key };
+                board.states[i] = State::Running { attempt, parts, key };
                 moved = true;
             }
         }
-        if running == 0 {
+        if slots.running() == 0 {
             break;
         }
         if let Some(line) = executor.state_line() {
@@ -289,16 +286,8 @@ pub fn run(
         let Some(done) = executor.wait(Duration::from_millis(100)) else { continue };
         let i = done.index;
         let stage = &pipeline.stages[i];
-        let (c, m) = held.remove(&i).unwrap_or_default();
-        used_cpus -= c;
-        used_mem -= m;
-        let placement = placed.remove(&i);
-        if let Some(p) = &placement {
-            gpu_pool.give_back(p);
-        }
-        let gpu_label = placement.map(|p| p.label);
-        running -= 1;
-        let State::Running { attempt, parts, key } = std::mem::replace(&mut states[i], State::Waiting) else {
+        let gpu_label = slots.release(i).map(|p| p.label);
+        let State::Running { attempt, parts, key } = std::mem::replace(&mut board.states[i], State::Waiting) else {
             continue;
         };
         let log = cache.log_path(&key);
@@ -326,14 +315,13 @@ pub fn run(
         }) {
             Ok(entry) => {
                 let _ = std::fs::remove_dir_all(cache.scratch_dir(&key));
-                record.stages.insert(stage.name.clone(), StageRecord { key: key.clone(), parts, status: "ran".into(), seconds: done.seconds });
-                let o = StageOutcome { gpus: gpu_label, ..outcome(pipeline, i, "ran", Some(key), done.seconds) };
-                progress.finish(&o);
+                let status = Outcome::Ran.to_string();
+                record.stages.insert(stage.name.clone(), StageRecord { key: key.clone(), parts, status, seconds: done.seconds });
+                let o = StageOutcome { gpus: gpu_label, ..outcome(pipeline, i, Outcome::Ran, Some(key), done.seconds) };
                 let bytes = entry.manifest.files.iter().map(|f| f.size).sum();
                 tracer.finished(i, &o, bytes, if executor.publishes(stage.executor.as_deref()) { "slurm" } else { "local" });
-                outcomes[i] = Some(o);
+                board.end(i, State::Done, o, progress, None);
                 entries[i] = Some(entry.clone());
-                states[i] = State::Done;
             }
             Err(e) if !cancelled && tracer.attempts(i) < super::retry::attempts_allowed(stage.retries, opts.retries, &e) => {
                 // Keep this attempt's log beside the next one's, then let the stage launch again.
@@ -349,21 +337,16 @@ pub fn run(
                 ));
             }
             Err(e) => {
-                let mut o = StageOutcome { gpus: gpu_label, ..outcome(pipeline, i, "failed", Some(key), done.seconds) };
-                o.error = Some(if cancelled { "interrupted".to_string() } else { format!("{e:#}") });
-                o.log = Some(log);
-                fail(i, o, &mut states, &mut outcomes, progress, &mut tracer);
-                stop_launching |= !opts.keep_going;
+                let o = StageOutcome { gpus: gpu_label, log: Some(log), ..outcome(pipeline, i, Outcome::Failed, Some(key), done.seconds) };
+                let error = if cancelled { "interrupted".to_string() } else { format!("{e:#}") };
+                board.fail(i, o, error, progress, &mut tracer);
             }
         }
     }
     // Whatever never started was skipped (after a failure or an interrupt).
     for &i in &pipeline.dag.order {
-        if opts.selected[i] && matches!(states[i], State::Waiting) {
-            let o = outcome(pipeline, i, "skipped", None, 0.0);
-            progress.finish(&o);
-            tracer.finished(i, &o, 0, "");
-            outcomes[i] = Some(o);
+        if opts.selected[i] && matches!(board.states[i], State::Waiting) {
+            board.end(i, State::Skipped, outcome(pipeline, i, Outcome::Skipped, None, 0.0), progress, Some(&mut tracer));
         }
     }
     resolver.index.save().ok();
@@ -371,23 +354,15 @@ pub fn run(
         cache.save_record(&pipeline.name, &record)?;
     }
     progress.end();
-    let stages: Vec<StageOutcome> = pipeline.dag.order.iter().filter_map(|&i| outcomes[i].take()).collect();
-    let failed = stages.iter().any(|s| s.status == "failed" || s.status == "skipped");
+    let stages: Vec<StageOutcome> = pipeline.dag.order.iter().filter_map(|&i| board.outcomes[i].take()).collect();
+    let failed = stages.iter().any(|s| matches!(s.status, Outcome::Failed | Outcome::Skipped));
     tracer.end(if cancelled { "interrupted" } else if failed { "failed" } else { "ok" });
     Ok(RunSummary { stages, interrupted: cancelled, traces: tracer.traces })
 }
 
-/// Marks stage `i` failed and reports its outcome.
-fn fail(i: usize, o: StageOutcome, states: &mut [State], outcomes: &mut [Option<StageOutcome>], progress: &mut Progress, tracer: &mut super::trace::Tracer) {
-    states[i] = State::Failed;
-    progress.finish(&o);
-    tracer.finished(i, &o, 0, "");
-    outcomes[i] = Some(o);
-}
-
-fn outcome(p: &Pipeline, i: usize, status: &str, key: Option<String>, seconds: f64) -> StageOutcome {
+fn outcome(p: &Pipeline, i: usize, status: Outcome, key: Option<String>, seconds: f64) -> StageOutcome {
     let s = &p.stages[i];
-    StageOutcome { name: s.name.clone(), kind: s.kind.name().to_string(), status: status.to_string(), key, seconds, error: None, log: None, gpus: None }
+    StageOutcome { name: s.name.clone(), kind: s.kind.name().to_string(), status, key, seconds, error: None, log: None, gpus: None }
 }
 
 /// The context a stage runs with: resolved input paths, its attempt's output directory, its
@@ -418,13 +393,13 @@ pub fn context(
         }
         inputs.insert(slot.clone(), list);
     }
-    // A kind with a `run_record` slot gets the run's provenance; it is not part of the key.
-    if stage.kind.input_slots().iter().any(|s| s.name == "run_record") {
-        let path = attempt.dir.join("run_record.json");
+    // The run's provenance, for a kind that asks for it; it is not part of the key.
+    if let Some(slot) = stage.kind.provenance_slot() {
+        let path = attempt.dir.join(format!("{slot}.json"));
         let mut record = super::materialize::run_record(pipeline, entries);
         super::trace::extend_record(&mut record, pipeline, cache);
         std::fs::write(&path, serde_json::to_vec_pretty(&record)?)?;
-        inputs.insert("run_record".to_string(), vec![InputItem { path, stage: None }]);
+        inputs.insert(slot.to_string(), vec![InputItem { path, stage: None }]);
     }
     let scratch = cache.scratch_dir(key);
     std::fs::create_dir_all(&scratch)?;

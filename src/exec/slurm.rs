@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
 
-use super::local::{Executor, Job, JobDone, LocalExecutor};
+use super::local::LocalExecutor;
+use super::{Executor, Job, JobDone};
 use crate::cache::Cache;
 
 /// Where the job scripts, task lists and exit codes of one run live (in the shared cache).

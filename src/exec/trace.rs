@@ -69,14 +69,14 @@ impl Tracer {
     /// Stage `i` finished as `o` (having published `bytes_written`): records and appends it.
     pub fn finished(&mut self, i: usize, o: &StageOutcome, bytes_written: u64, executor: &str) {
         let end = run_index::now();
-        let ran = self.attempts[i] > 0 && matches!(o.status.as_str(), "ran" | "failed");
+        let ran = self.attempts[i] > 0 && o.status.ran();
         let usage = if ran { self.usage[i] } else { None };
         let trace = StageTrace {
             run: self.run.clone(),
             stage: o.name.clone(),
             kind: o.kind.clone(),
             key: o.key.clone(),
-            status: o.status.clone(),
+            status: o.status.to_string(),
             attempts: self.attempts[i],
             start: if ran { self.started[i] } else { end },
             end,

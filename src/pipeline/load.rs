@@ -12,7 +12,7 @@ use super::spec::{RawPipeline, RawStage, RESOURCE_KEYS, SLURM_KEYS, STAGE_KEYS, 
 use super::overrides::{self, Override};
 use super::yaml::{self, Node};
 use super::{dag::Dag, join_lexical, normalize_relative, Input, Pipeline, Stage};
-use crate::stages::{self, Resources, StageKind};
+use crate::stages::{self, OwnKey, OwnSyntax, Resources, StageKind};
 
 struct Ctx<'a> {
     file: &'a Path,
@@ -622,11 +622,66 @@ fn scalar_name(v: &Value) -> String {
 /// Input references of one stage, resolved once every stage name is known.
 struct PendingInputs {
     chain: Vec<String>,
-    /// Where each of a command's `outs` is written, in the order of `workspace_outputs`.
+    /// Where each of the stage's workspace outputs (command `outs`) is written, in the order of
+    /// `workspace_outputs`.
     out_pos: Vec<Pos>,
-    /// (slot, written references, base directory for paths, key path under the stage for errors)
-    slots: Vec<(String, Vec<String>, PathBuf, Vec<String>)>,
+    slots: Vec<SlotRefs>,
 }
+
+/// The references written in one input slot.
+struct SlotRefs {
+    slot: String,
+    refs: Vec<String>,
+    /// Where relative paths point.
+    base: PathBuf,
+    /// The key path under the stage, for errors.
+    keypath: Vec<String>,
+    /// A kind's own key (command `deps`): always a list, and its plain references are paths (a
+    /// stage only as `stage:NAME`).
+    own: bool,
+}
+
+/// One stage definition being built: its merged keys, where they are written (through `extends`),
+/// and what `${...}` sees.
+struct Def<'a> {
+    merged: &'a RawStage,
+    chain: &'a [String],
+    group: &'a str,
+    pos: Pos,
+    scope: &'a Scope<'a>,
+}
+
+impl Def<'_> {
+    /// Interpolates a string field; reports and returns None on error.
+    fn text(&self, cx: &mut Ctx, s: &str, rel: &[&str]) -> Option<String> {
+        match interpolate_str(s, self.scope) {
+            Ok(Value::String(t)) => Some(t),
+            Ok(other) => Some(crate::util::yaml_scalar_text(&other)),
+            Err(e) => {
+                let d = cx.interp_diag(cx.value_in_chain(self.chain, rel), &e);
+                cx.push(d);
+                None
+            }
+        }
+    }
+
+    /// Interpolates a value; reports and returns None on error.
+    fn value(&self, cx: &mut Ctx, v: &Value, rel: &[&str]) -> Option<Value> {
+        match interpolate_value(v, self.scope) {
+            Ok(v) => Some(v),
+            Err((sub, e)) => {
+                let mut path: Vec<&str> = rel.to_vec();
+                path.extend(sub.iter().map(|s| s.as_str()));
+                let d = cx.interp_diag(cx.value_in_chain(self.chain, &path), &e);
+                cx.push(d);
+                None
+            }
+        }
+    }
+}
+
+/// The stage's parameters, input references and workspace-output positions.
+type Parts = (serde_json::Value, Vec<SlotRefs>, Vec<Pos>);
 
 #[allow(clippy::too_many_arguments)]
 fn build_stage(
@@ -640,303 +695,18 @@ fn build_stage(
     pipeline_dir: &Path,
 ) -> Option<(Stage, PendingInputs)> {
     let errors_before = cx.diags.len();
-    let Some(kind_name) = merged.kind.clone() else {
-        let d = cx
-            .diag(pos, format!("stage `{group}` has no `kind`"))
-            .with_help(format!("set `kind:` to one of: {}", kind_names().join(", ")));
-        cx.push(d);
-        return None;
+    let def = Def { merged, chain, group, pos, scope };
+    let kind = stage_kind(cx, &def)?;
+    let (wdir_rel, work_dir) = work_dir(cx, &def, pipeline_dir)?;
+    let (params, slots, out_pos) = match kind.own_syntax() {
+        Some(syntax) => own_keys(cx, &def, kind, syntax, &wdir_rel, &work_dir, pipeline_dir)?,
+        None => with_and_inputs(cx, &def, kind, pipeline_dir),
     };
-    let Some(kind) = stages::find(&kind_name) else {
-        let kinds = kind_names();
-        let help = match suggest(&kind_name, kinds.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`? (kinds: {})", kinds.join(", ")),
-            None => format!("kinds: {}", kinds.join(", ")),
-        };
-        let d = cx.diag(cx.value_in_chain(chain, &["kind"]), format!("unknown stage kind `{kind_name}`")).with_help(help);
-        cx.push(d);
-        return None;
-    };
-
-    // Interpolates a string field; reports and returns None on error.
-    let interp_string = |cx: &mut Ctx, s: &str, rel: &[&str]| -> Option<String> {
-        match interpolate_str(s, scope) {
-            Ok(Value::String(t)) => Some(t),
-            Ok(other) => Some(crate::util::yaml_scalar_text(&other)),
-            Err(e) => {
-                let d = cx.interp_diag(cx.value_in_chain(chain, rel), &e);
-                cx.push(d);
-                None
-            }
-        }
-    };
-    let interp_value = |cx: &mut Ctx, v: &Value, rel: &[&str]| -> Option<Value> {
-        match interpolate_value(v, scope) {
-            Ok(v) => Some(v),
-            Err((sub, e)) => {
-                let mut path: Vec<&str> = rel.to_vec();
-                path.extend(sub.iter().map(|s| s.as_str()));
-                let d = cx.interp_diag(cx.value_in_chain(chain, &path), &e);
-                cx.push(d);
-                None
-            }
-        }
-    };
-
-    // Working directory: a folder inside the pipeline's folder (awmt removes a stage's `outs`
-    // before running it, so where they point must stay inside the project).
-    let wdir_rel = match &merged.wdir {
-        Some(w) => interp_string(cx, w, &["wdir"]),
-        None => Some(".".to_string()),
-    }?;
-    let Some(wdir_norm) = normalize_relative(&wdir_rel) else {
-        let d = cx
-            .diag(cx.value_in_chain(chain, &["wdir"]), format!("`wdir: {wdir_rel}` is outside the pipeline's folder"))
-            .with_help("`wdir` is a folder relative to the pipeline file, inside its folder (no absolute path, no `..` above it)");
-        cx.push(d);
-        return None;
-    };
-    let work_dir = join_lexical(pipeline_dir, &wdir_norm);
-    if let Err(e) = crate::util::confined(pipeline_dir, &wdir_norm) {
-        let d = cx.diag(cx.value_in_chain(chain, &["wdir"]), format!("`wdir: {wdir_rel}`: {e}")).with_help(
-            "awmt does not write or delete through symbolic links that leave the pipeline's folder; use a real folder",
-        );
-        cx.push(d);
-        return None;
-    }
-
-    let is_command = kind.name() == "command";
-    let mut out_pos: Vec<Pos> = Vec::new();
-    let mut slots: Vec<(String, Vec<String>, PathBuf, Vec<String>)> = Vec::new();
-    let params_json: serde_json::Value;
-    if is_command {
-        if merged.with.is_some() || merged.inputs.is_some() {
-            let key = if merged.with.is_some() { "with" } else { "inputs" };
-            let d = cx
-                .diag(cx.at_in_chain(chain, &[key]), format!("`{key}` is not used by `kind: command`"))
-                .with_help("command stages take `cmd`, `deps`, `outs`, `params` and `wdir`");
-            cx.push(d);
-        }
-        let Some(cmd) = &merged.cmd else {
-            let d = cx.diag(pos, format!("command stage `{group}` has no `cmd`")).with_help("add `cmd: <shell command>`");
-            cx.push(d);
-            return None;
-        };
-        let cmd = interp_string(cx, cmd, &["cmd"]);
-        let mut outs: Vec<String> = Vec::new();
-        for (i, o) in merged.outs.clone().unwrap_or_default().iter().enumerate() {
-            let idx = i.to_string();
-            let Some(o) = interp_string(cx, o, &["outs", &idx]) else { continue };
-            let at = cx.value_in_chain(chain, &["outs", &idx]);
-            match normalize_relative(&o) {
-                Some(n) if n != "." => {
-                    if let Err(e) = crate::util::confined(&work_dir, &n) {
-                        let d = cx.diag(at, format!("output `{o}`: {e}")).with_help(
-                            "awmt deletes and restores outputs; it does not do so through symbolic links that leave the work directory",
-                        );
-                        cx.push(d);
-                    } else if let Some((prev, prev_at)) = outs.iter().zip(&out_pos).find(|(p, _)| overlaps(p, &n)) {
-                        let d = cx
-                            .diag(at, format!("output `{n}` overlaps output `{prev}` of the same stage"))
-                            .with_help(format!("`{prev}` is at line {}:{}; list the folder or the files in it, not both", prev_at.line, prev_at.col));
-                        cx.push(d);
-                    } else if join_lexical(&work_dir, &n) == join_lexical(pipeline_dir, &file_name(cx.file)) {
-                        let d = cx.diag(at, format!("output `{o}` is the pipeline file itself"));
-                        cx.push(d);
-                    } else {
-                        outs.push(n);
-                        out_pos.push(at);
-                    }
-                }
-                _ => {
-                    let d = cx
-                        .diag(cx.value_in_chain(chain, &["outs", &idx]), format!("output `{o}` is outside the stage's work directory"))
-                        .with_help("outputs are paths relative to the work directory (no absolute paths, no `..` above it)");
-                    cx.push(d);
-                }
-            }
-        }
-        let mut deps = Vec::new();
-        for (i, d) in merged.deps.clone().unwrap_or_default().iter().enumerate() {
-            let idx = i.to_string();
-            if let Some(d) = interp_string(cx, d, &["deps", &idx]) {
-                deps.push(d);
-            }
-        }
-        slots.push(("deps".to_string(), deps, work_dir.clone(), vec!["deps".to_string()]));
-        let mut params = serde_json::Map::new();
-        if let Some(p) = &merged.params {
-            if let Some(Value::Mapping(m)) = interp_value(cx, &Value::Mapping(p.clone()), &["params"]) {
-                for (k, v) in m {
-                    let key = k.as_str().map(str::to_string).unwrap_or_else(|| crate::util::yaml_scalar_text(&k));
-                    params.insert(key, yaml_to_json(&v));
-                }
-            }
-        }
-        let with = serde_json::json!({
-            "cmd": cmd.unwrap_or_default(),
-            "outs": outs,
-            "params": params,
-            "wdir": wdir_rel,
-        });
-        params_json = match kind.check_params(&with) {
-            Ok(p) => p,
-            Err(e) => {
-                let d = cx.diag(pos, e.message);
-                cx.push(d);
-                serde_json::Value::Null
-            }
-        };
-    } else {
-        for key in ["cmd", "deps", "outs", "params"] {
-            let set = match key {
-                "cmd" => merged.cmd.is_some(),
-                "deps" => merged.deps.is_some(),
-                "outs" => merged.outs.is_some(),
-                _ => merged.params.is_some(),
-            };
-            if set {
-                let d = cx
-                    .diag(cx.at_in_chain(chain, &[key]), format!("`{key}` is only used by `kind: command`"))
-                    .with_help(format!("parameters of `kind: {}` go under `with:`", kind.name()));
-                cx.push(d);
-            }
-        }
-        let with = match &merged.with {
-            Some(w) => interp_value(cx, w, &["with"]).map(|v| yaml_to_json(&v)),
-            None => Some(serde_json::Value::Object(Default::default())),
-        };
-        params_json = match with {
-            Some(w) => match kind.check_params(&w) {
-                Ok(p) => p,
-                Err(e) => {
-                    let mut rel_owned: Vec<String> = vec!["with".to_string()];
-                    rel_owned.extend(e.path.iter().cloned());
-                    // An unknown parameter: point at the key itself and suggest.
-                    let mut msg = e.message.clone();
-                    let mut help = None;
-                    if let Some(rest) = e.message.strip_prefix("unknown field `") {
-                        let field = rest.split('`').next().unwrap_or("").to_string();
-                        let expected: Vec<String> =
-                            rest.split('`').skip(1).enumerate().filter(|(i, _)| i % 2 == 1).map(|(_, s)| s.to_string()).collect();
-                        rel_owned.push(field.clone());
-                        msg = format!("unknown parameter `{field}` for `kind: {}`", kind.name());
-                        help = Some(match suggest(&field, expected.iter().map(|s| s.as_str())) {
-                            Some(s) => format!("did you mean `{s}`? (parameters: {})", expected.join(", ")),
-                            None => format!("parameters: {}", expected.join(", ")),
-                        });
-                    } else {
-                        msg = format!("`with{}`: {msg}", e.path.iter().map(|p| format!(".{p}")).collect::<String>());
-                    }
-                    let rel: Vec<&str> = rel_owned.iter().map(|s| s.as_str()).collect();
-                    let mut d = cx.diag(cx.at_in_chain(chain, &rel), msg);
-                    if let Some(h) = help {
-                        d = d.with_help(h);
-                    }
-                    cx.push(d);
-                    serde_json::Value::Null
-                }
-            },
-            None => serde_json::Value::Null,
-        };
-        // Input slots.
-        if let Some(inputs) = &merged.inputs {
-            let allowed: Vec<&str> = kind.input_slots().iter().map(|s| s.name).collect();
-            for (slot_key, refs) in inputs {
-                let slot = slot_key.as_str().unwrap_or_default().to_string();
-                let Some(spec) = kind.input_slots().iter().find(|s| s.name == slot) else {
-                    let help = match suggest(&slot, allowed.iter().copied()) {
-                        Some(s) => format!("did you mean `{s}`? (inputs of `kind: {}`: {})", kind.name(), allowed.join(", ")),
-                        None => format!("inputs of `kind: {}`: {}", kind.name(), allowed.join(", ")),
-                    };
-                    let d = cx.diag(cx.at_in_chain(chain, &["inputs", &slot]), format!("unknown input `{slot}`")).with_help(help);
-                    cx.push(d);
-                    continue;
-                };
-                let Some(value) = interp_value(cx, refs, &["inputs", &slot]) else { continue };
-                let list: Vec<String> = match &value {
-                    Value::Sequence(items) => items.iter().map(scalar_name).collect(),
-                    other => vec![scalar_name(other)],
-                };
-                if !spec.many && list.len() > 1 {
-                    let d = cx
-                        .diag(cx.value_in_chain(chain, &["inputs", &slot]), format!("input `{slot}` takes one reference, got {}", list.len()));
-                    cx.push(d);
-                    continue;
-                }
-                slots.push((slot.clone(), list, pipeline_dir.to_path_buf(), vec!["inputs".to_string(), slot.clone()]));
-            }
-        }
-        for spec in kind.input_slots() {
-            if spec.required && !slots.iter().any(|(s, ..)| s == spec.name) {
-                let d = cx
-                    .diag(pos, format!("stage `{group}` (kind `{}`) needs input `{}`", kind.name(), spec.name))
-                    .with_help(format!("add `inputs: {{{}: <stage or path>}}`", spec.name));
-                cx.push(d);
-            }
-        }
-        if !params_json.is_null() {
-            let given: Vec<&str> = slots.iter().map(|(s, ..)| s.as_str()).collect();
-            if let Err((msg, help)) = kind.check_inputs(&params_json, &given) {
-                // Once per definition, not once per `foreach` item.
-                let msg = format!("stage `{group}`: {msg}");
-                if !cx.diags.iter().any(|d| d.pos == pos && d.message == msg) {
-                    let d = cx.diag(pos, msg).with_help(help);
-                    cx.push(d);
-                }
-            }
-        }
-    }
-
     let mut mem_per_attempt = 1.0;
-    let resources = resources(cx, merged, chain, scope, kind, &params_json, &mut mem_per_attempt);
-    let retries = match &merged.retries {
-        None => 0,
-        Some(v) => match interp_value(cx, v, &["retries"]).as_ref().and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))) {
-            Some(n) if n <= 100 => n as u32,
-            _ => {
-                let d = cx.diag(cx.value_in_chain(chain, &["retries"]), "`retries` must be a whole number from 0 to 100".to_string());
-                cx.push(d);
-                0
-            }
-        },
-    };
-    let executor = match &merged.executor {
-        Some(e) => {
-            let e = interp_string(cx, e, &["executor"]);
-            if let Some(e) = &e {
-                if e != "local" && e != "slurm" {
-                    let d = cx.diag(cx.value_in_chain(chain, &["executor"]), format!("unknown executor `{e}`")).with_help("use `local` or `slurm`");
-                    cx.push(d);
-                }
-            }
-            e
-        }
-        None => None,
-    };
-    let mut slurm = BTreeMap::new();
-    if let Some(m) = &merged.slurm {
-        if let Some(Value::Mapping(m)) = interp_value(cx, &Value::Mapping(m.clone()), &["slurm"]) {
-            for (k, v) in m {
-                let k = k.as_str().unwrap_or_default().to_string();
-                if !SLURM_KEYS.contains(&k.as_str()) {
-                    let help = match suggest(&k, SLURM_KEYS.iter().copied()) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => format!("allowed: {}", SLURM_KEYS.join(", ")),
-                    };
-                    let d = cx.diag(cx.at_in_chain(chain, &["slurm", &k]), format!("unknown slurm setting `{k}`")).with_help(help);
-                    cx.push(d);
-                    continue;
-                }
-                let text = match &v {
-                    Value::Sequence(items) => items.iter().map(scalar_name).collect::<Vec<_>>().join(" "),
-                    other => scalar_name(other),
-                };
-                slurm.insert(k, text);
-            }
-        }
-    }
-
+    let resources = resources(cx, merged, chain, scope, kind, &params, &mut mem_per_attempt);
+    let retries = retries(cx, &def);
+    let executor = executor(cx, &def);
+    let slurm = slurm_settings(cx, &def);
     if cx.diags.len() > errors_before {
         return None;
     }
@@ -944,7 +714,7 @@ fn build_stage(
         name: name.to_string(),
         group: group.to_string(),
         kind,
-        params: params_json,
+        params,
         inputs: BTreeMap::new(),
         upstream: Vec::new(),
         resources,
@@ -956,6 +726,352 @@ fn build_stage(
         pos,
     };
     Some((stage, PendingInputs { chain: chain.to_vec(), slots, out_pos }))
+}
+
+/// The stage's `kind:`, which must name a known kind.
+fn stage_kind(cx: &mut Ctx, def: &Def) -> Option<&'static dyn StageKind> {
+    let Some(kind_name) = def.merged.kind.clone() else {
+        let d = cx
+            .diag(def.pos, format!("stage `{}` has no `kind`", def.group))
+            .with_help(format!("set `kind:` to one of: {}", kind_names().join(", ")));
+        cx.push(d);
+        return None;
+    };
+    let Some(kind) = stages::find(&kind_name) else {
+        let kinds = kind_names();
+        let help = match suggest(&kind_name, kinds.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`? (kinds: {})", kinds.join(", ")),
+            None => format!("kinds: {}", kinds.join(", ")),
+        };
+        let d = cx.diag(cx.value_in_chain(def.chain, &["kind"]), format!("unknown stage kind `{kind_name}`")).with_help(help);
+        cx.push(d);
+        return None;
+    };
+    Some(kind)
+}
+
+/// The working directory, as written (`.` by default) and resolved: a folder inside the
+/// pipeline's folder (awmt removes a stage's `outs` before running it, so where they point must
+/// stay inside the project).
+fn work_dir(cx: &mut Ctx, def: &Def, pipeline_dir: &Path) -> Option<(String, PathBuf)> {
+    let wdir_rel = match &def.merged.wdir {
+        Some(w) => def.text(cx, w, &["wdir"]),
+        None => Some(".".to_string()),
+    }?;
+    let Some(wdir_norm) = normalize_relative(&wdir_rel) else {
+        let d = cx
+            .diag(cx.value_in_chain(def.chain, &["wdir"]), format!("`wdir: {wdir_rel}` is outside the pipeline's folder"))
+            .with_help("`wdir` is a folder relative to the pipeline file, inside its folder (no absolute path, no `..` above it)");
+        cx.push(d);
+        return None;
+    };
+    let work_dir = join_lexical(pipeline_dir, &wdir_norm);
+    if let Err(e) = crate::util::confined(pipeline_dir, &wdir_norm) {
+        let d = cx.diag(cx.value_in_chain(def.chain, &["wdir"]), format!("`wdir: {wdir_rel}`: {e}")).with_help(
+            "awmt does not write or delete through symbolic links that leave the pipeline's folder; use a real folder",
+        );
+        cx.push(d);
+        return None;
+    }
+    Some((wdir_rel, work_dir))
+}
+
+/// A kind with keys of its own (`kind: command`): reads them as its [`OwnSyntax`] says and lets
+/// the kind make its `with:` of them.
+fn own_keys(
+    cx: &mut Ctx,
+    def: &Def,
+    kind: &'static dyn StageKind,
+    syntax: &OwnSyntax,
+    wdir_rel: &str,
+    work_dir: &Path,
+    pipeline_dir: &Path,
+) -> Option<Parts> {
+    let merged = def.merged;
+    if merged.with.is_some() || merged.inputs.is_some() {
+        let key = if merged.with.is_some() { "with" } else { "inputs" };
+        let mut names: Vec<&str> = syntax.keys.iter().map(|(k, _)| *k).collect();
+        names.sort_unstable();
+        let listed = names.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+        let d = cx
+            .diag(cx.at_in_chain(def.chain, &[key]), format!("`{key}` is not used by `kind: {}`", kind.name()))
+            .with_help(format!("{} stages take {listed} and `wdir`", kind.name()));
+        cx.push(d);
+    }
+    let (required, help) = syntax.required;
+    if merged.own_value(required).is_none() {
+        let d = cx.diag(def.pos, format!("{} stage `{}` has no `{required}`", kind.name(), def.group)).with_help(help);
+        cx.push(d);
+        return None;
+    }
+    let mut keys = serde_json::Map::new();
+    let mut slots = Vec::new();
+    let mut out_pos = Vec::new();
+    for &(key, how) in syntax.keys {
+        let raw = merged.own_value(key);
+        match how {
+            OwnKey::Text => {
+                if let Some(text) = raw.as_ref().and_then(Value::as_str).and_then(|s| def.text(cx, s, &[key])) {
+                    keys.insert(key.to_string(), text.into());
+                }
+            }
+            OwnKey::Outputs => {
+                let outs = workspace_outputs(cx, def, key, &list_items(raw), work_dir, pipeline_dir, &mut out_pos);
+                keys.insert(key.to_string(), outs.into());
+            }
+            OwnKey::Inputs => {
+                let mut refs = Vec::new();
+                for (i, r) in list_items(raw).iter().enumerate() {
+                    if let Some(r) = def.text(cx, r, &[key, &i.to_string()]) {
+                        refs.push(r);
+                    }
+                }
+                slots.push(SlotRefs { slot: key.to_string(), refs, base: work_dir.to_path_buf(), keypath: vec![key.to_string()], own: true });
+            }
+            OwnKey::Map => {
+                let mut map = serde_json::Map::new();
+                if let Some(Value::Mapping(m)) = raw.and_then(|m| def.value(cx, &m, &[key])) {
+                    for (k, v) in m {
+                        let name = k.as_str().map(str::to_string).unwrap_or_else(|| crate::util::yaml_scalar_text(&k));
+                        map.insert(name, yaml_to_json(&v));
+                    }
+                }
+                keys.insert(key.to_string(), map.into());
+            }
+        }
+    }
+    keys.insert("wdir".to_string(), wdir_rel.into());
+    let params = match kind.check_params(&kind.with_from_own_keys(&keys)) {
+        Ok(p) => p,
+        Err(e) => {
+            let d = cx.diag(def.pos, e.message);
+            cx.push(d);
+            serde_json::Value::Null
+        }
+    };
+    Some((params, slots, out_pos))
+}
+
+/// The strings of a list key as written (an own key's list: `outs`, `deps`).
+fn list_items(raw: Option<Value>) -> Vec<String> {
+    match raw {
+        Some(Value::Sequence(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Checks and normalises the workspace paths a stage writes (the list at `key`), recording where
+/// each accepted one is written.
+fn workspace_outputs(
+    cx: &mut Ctx,
+    def: &Def,
+    key: &str,
+    written: &[String],
+    work_dir: &Path,
+    pipeline_dir: &Path,
+    out_pos: &mut Vec<Pos>,
+) -> Vec<String> {
+    let mut outs: Vec<String> = Vec::new();
+    let mut positions: Vec<Pos> = Vec::new();
+    for (i, o) in written.iter().enumerate() {
+        let idx = i.to_string();
+        let Some(o) = def.text(cx, o, &[key, &idx]) else { continue };
+        let at = cx.value_in_chain(def.chain, &[key, &idx]);
+        match normalize_relative(&o) {
+            Some(n) if n != "." => {
+                if let Err(e) = crate::util::confined(work_dir, &n) {
+                    let d = cx.diag(at, format!("output `{o}`: {e}")).with_help(
+                        "awmt deletes and restores outputs; it does not do so through symbolic links that leave the work directory",
+                    );
+                    cx.push(d);
+                } else if let Some((prev, prev_at)) = outs.iter().zip(&positions).find(|(p, _)| overlaps(p, &n)) {
+                    let d = cx
+                        .diag(at, format!("output `{n}` overlaps output `{prev}` of the same stage"))
+                        .with_help(format!("`{prev}` is at line {}:{}; list the folder or the files in it, not both", prev_at.line, prev_at.col));
+                    cx.push(d);
+                } else if join_lexical(work_dir, &n) == join_lexical(pipeline_dir, &file_name(cx.file)) {
+                    let d = cx.diag(at, format!("output `{o}` is the pipeline file itself"));
+                    cx.push(d);
+                } else {
+                    outs.push(n);
+                    positions.push(at);
+                }
+            }
+            _ => {
+                let d = cx
+                    .diag(at, format!("output `{o}` is outside the stage's work directory"))
+                    .with_help("outputs are paths relative to the work directory (no absolute paths, no `..` above it)");
+                cx.push(d);
+            }
+        }
+    }
+    out_pos.extend(positions);
+    outs
+}
+
+/// A kind whose parameters go under `with:` and inputs under `inputs:`; the keys other kinds
+/// read themselves are refused.
+fn with_and_inputs(cx: &mut Ctx, def: &Def, kind: &'static dyn StageKind, pipeline_dir: &Path) -> Parts {
+    for (key, owner) in own_keys_of_other_kinds() {
+        if def.merged.own_value(key).is_some() {
+            let d = cx
+                .diag(cx.at_in_chain(def.chain, &[key]), format!("`{key}` is only used by `kind: {owner}`"))
+                .with_help(format!("parameters of `kind: {}` go under `with:`", kind.name()));
+            cx.push(d);
+        }
+    }
+    let params = with_params(cx, def, kind);
+    let slots = input_slots(cx, def, kind, &params, pipeline_dir);
+    (params, slots, Vec::new())
+}
+
+/// Every key some kind reads itself, with that kind's name, in alphabetical order.
+fn own_keys_of_other_kinds() -> Vec<(&'static str, &'static str)> {
+    let mut keys: Vec<(&str, &str)> =
+        stages::registry().iter().filter_map(|k| Some((k, k.own_syntax()?))).flat_map(|(k, s)| s.keys.iter().map(|(key, _)| (*key, k.name()))).collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// `with:`, interpolated and checked by the kind; Null after an error (reported at the key).
+fn with_params(cx: &mut Ctx, def: &Def, kind: &'static dyn StageKind) -> serde_json::Value {
+    let with = match &def.merged.with {
+        Some(w) => def.value(cx, w, &["with"]).map(|v| yaml_to_json(&v)),
+        None => Some(serde_json::Value::Object(Default::default())),
+    };
+    let Some(with) = with else { return serde_json::Value::Null };
+    let e = match kind.check_params(&with) {
+        Ok(p) => return p,
+        Err(e) => e,
+    };
+    let mut rel_owned: Vec<String> = vec!["with".to_string()];
+    rel_owned.extend(e.path.iter().cloned());
+    // An unknown parameter: point at the key itself and suggest.
+    let mut msg = e.message.clone();
+    let mut help = None;
+    if let Some(rest) = e.message.strip_prefix("unknown field `") {
+        let field = rest.split('`').next().unwrap_or("").to_string();
+        let expected: Vec<String> = rest.split('`').skip(1).enumerate().filter(|(i, _)| i % 2 == 1).map(|(_, s)| s.to_string()).collect();
+        rel_owned.push(field.clone());
+        msg = format!("unknown parameter `{field}` for `kind: {}`", kind.name());
+        help = Some(match suggest(&field, expected.iter().map(|s| s.as_str())) {
+            Some(s) => format!("did you mean `{s}`? (parameters: {})", expected.join(", ")),
+            None => format!("parameters: {}", expected.join(", ")),
+        });
+    } else {
+        msg = format!("`with{}`: {msg}", e.path.iter().map(|p| format!(".{p}")).collect::<String>());
+    }
+    let rel: Vec<&str> = rel_owned.iter().map(|s| s.as_str()).collect();
+    let mut d = cx.diag(cx.at_in_chain(def.chain, &rel), msg);
+    if let Some(h) = help {
+        d = d.with_help(h);
+    }
+    cx.push(d);
+    serde_json::Value::Null
+}
+
+/// `inputs:`: each slot the kind has, with its references; then the required slots and the kind's
+/// own check of the slots given.
+fn input_slots(cx: &mut Ctx, def: &Def, kind: &'static dyn StageKind, params: &serde_json::Value, pipeline_dir: &Path) -> Vec<SlotRefs> {
+    let (chain, pos, group) = (def.chain, def.pos, def.group);
+    let mut slots: Vec<SlotRefs> = Vec::new();
+    if let Some(inputs) = &def.merged.inputs {
+        let allowed: Vec<&str> = kind.input_slots().iter().map(|s| s.name).collect();
+        for (slot_key, refs) in inputs {
+            let slot = slot_key.as_str().unwrap_or_default().to_string();
+            let Some(spec) = kind.input_slots().iter().find(|s| s.name == slot) else {
+                let help = match suggest(&slot, allowed.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`? (inputs of `kind: {}`: {})", kind.name(), allowed.join(", ")),
+                    None => format!("inputs of `kind: {}`: {}", kind.name(), allowed.join(", ")),
+                };
+                let d = cx.diag(cx.at_in_chain(chain, &["inputs", &slot]), format!("unknown input `{slot}`")).with_help(help);
+                cx.push(d);
+                continue;
+            };
+            let Some(value) = def.value(cx, refs, &["inputs", &slot]) else { continue };
+            let list: Vec<String> = match &value {
+                Value::Sequence(items) => items.iter().map(scalar_name).collect(),
+                other => vec![scalar_name(other)],
+            };
+            if !spec.many && list.len() > 1 {
+                let d = cx.diag(cx.value_in_chain(chain, &["inputs", &slot]), format!("input `{slot}` takes one reference, got {}", list.len()));
+                cx.push(d);
+                continue;
+            }
+            let keypath = vec!["inputs".to_string(), slot.clone()];
+            slots.push(SlotRefs { slot, refs: list, base: pipeline_dir.to_path_buf(), keypath, own: false });
+        }
+    }
+    for spec in kind.input_slots() {
+        if spec.required && !slots.iter().any(|s| s.slot == spec.name) {
+            let d = cx
+                .diag(pos, format!("stage `{group}` (kind `{}`) needs input `{}`", kind.name(), spec.name))
+                .with_help(format!("add `inputs: {{{}: <stage or path>}}`", spec.name));
+            cx.push(d);
+        }
+    }
+    if !params.is_null() {
+        let given: Vec<&str> = slots.iter().map(|s| s.slot.as_str()).collect();
+        if let Err((msg, help)) = kind.check_inputs(params, &given) {
+            // Once per definition, not once per `foreach` item.
+            let msg = format!("stage `{group}`: {msg}");
+            if !cx.diags.iter().any(|d| d.pos == pos && d.message == msg) {
+                let d = cx.diag(pos, msg).with_help(help);
+                cx.push(d);
+            }
+        }
+    }
+    slots
+}
+
+/// `retries:`, a whole number from 0 to 100 (0 when absent).
+fn retries(cx: &mut Ctx, def: &Def) -> u32 {
+    let Some(v) = &def.merged.retries else { return 0 };
+    match def.value(cx, v, &["retries"]).as_ref().and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))) {
+        Some(n) if n <= 100 => n as u32,
+        _ => {
+            let d = cx.diag(cx.value_in_chain(def.chain, &["retries"]), "`retries` must be a whole number from 0 to 100".to_string());
+            cx.push(d);
+            0
+        }
+    }
+}
+
+/// `executor:`, `local` or `slurm`.
+fn executor(cx: &mut Ctx, def: &Def) -> Option<String> {
+    let e = def.text(cx, def.merged.executor.as_ref()?, &["executor"]);
+    if let Some(e) = &e {
+        if e != "local" && e != "slurm" {
+            let d = cx.diag(cx.value_in_chain(def.chain, &["executor"]), format!("unknown executor `{e}`")).with_help("use `local` or `slurm`");
+            cx.push(d);
+        }
+    }
+    e
+}
+
+/// `slurm:` settings, each a known key; a list value becomes its items joined by spaces.
+fn slurm_settings(cx: &mut Ctx, def: &Def) -> BTreeMap<String, String> {
+    let mut slurm = BTreeMap::new();
+    let Some(m) = &def.merged.slurm else { return slurm };
+    let Some(Value::Mapping(m)) = def.value(cx, &Value::Mapping(m.clone()), &["slurm"]) else { return slurm };
+    for (k, v) in m {
+        let k = k.as_str().unwrap_or_default().to_string();
+        if !SLURM_KEYS.contains(&k.as_str()) {
+            let help = match suggest(&k, SLURM_KEYS.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("allowed: {}", SLURM_KEYS.join(", ")),
+            };
+            let d = cx.diag(cx.at_in_chain(def.chain, &["slurm", &k]), format!("unknown slurm setting `{k}`")).with_help(help);
+            cx.push(d);
+            continue;
+        }
+        let text = match &v {
+            Value::Sequence(items) => items.iter().map(scalar_name).collect::<Vec<_>>().join(" "),
+            other => scalar_name(other),
+        };
+        slurm.insert(k, text);
+    }
+    slurm
 }
 
 fn kind_names() -> Vec<&'static str> {
@@ -1185,7 +1301,7 @@ fn resolve_inputs(cx: &mut Ctx, stages: &mut [Stage], pending: Vec<PendingInputs
     for (i, p) in pending.into_iter().enumerate() {
         let mut inputs: BTreeMap<String, Vec<Input>> = BTreeMap::new();
         let mut upstream: BTreeSet<usize> = BTreeSet::new();
-        for (slot, refs, base, keypath) in p.slots {
+        for SlotRefs { slot, refs, base, keypath, own } in p.slots {
             let mut resolved = Vec::new();
             for (j, r) in refs.iter().enumerate() {
                 let idx = j.to_string();
@@ -1195,7 +1311,7 @@ fn resolve_inputs(cx: &mut Ctx, stages: &mut [Stage], pending: Vec<PendingInputs
                     full.extend(rel.iter().copied());
                     full
                 }).is_some_and(|n| matches!(n.value, yaml::NodeValue::Seq(_)));
-                if is_list || slot == "deps" {
+                if is_list || own {
                     rel.push(&idx);
                 }
                 let pos = cx.value_in_chain(&p.chain, &rel);
@@ -1204,7 +1320,7 @@ fn resolve_inputs(cx: &mut Ctx, stages: &mut [Stage], pending: Vec<PendingInputs
                 } else if let Some(t) = r.strip_prefix("file:") {
                     (false, true, t)
                 } else {
-                    (slot != "deps", true, r.as_str())
+                    (!own, true, r.as_str())
                 };
                 let matched = if want_stage { match_stages(stages, text) } else { Vec::new() };
                 let abs = join_lexical(&base, text);
@@ -1259,7 +1375,7 @@ fn resolve_inputs(cx: &mut Ctx, stages: &mut [Stage], pending: Vec<PendingInputs
                 let names: Vec<&str> = stages.iter().map(|s| s.name.as_str()).chain(stages.iter().map(|s| s.group.as_str())).collect();
                 let (msg, help) = if want_stage && !want_path {
                     (format!("no stage named `{text}`"), suggest(text, names.iter().copied()).map(|s| format!("did you mean `{s}`?")))
-                } else if slot == "deps" {
+                } else if own {
                     (
                         format!("dependency `{text}` does not exist and no stage produces it"),
                         Some("create the file, or add the stage that writes it (its `outs`)".to_string()),

@@ -73,6 +73,18 @@ pub const RESOURCE_KEYS: &[&str] = &["cpus", "gpus", "mem", "mem_per_attempt"];
 pub const SLURM_KEYS: &[&str] = &["partition", "account", "time", "qos", "extra"];
 
 impl RawStage {
+    /// The value of a top-level key that a kind reads itself (`stages::OwnSyntax`), as written.
+    pub fn own_value(&self, key: &str) -> Option<Value> {
+        let list = |l: &Option<Vec<String>>| l.as_ref().map(|items| Value::Sequence(items.iter().cloned().map(Value::String).collect()));
+        match key {
+            "cmd" => self.cmd.clone().map(Value::String),
+            "deps" => list(&self.deps),
+            "outs" => list(&self.outs),
+            "params" => self.params.clone().map(Value::Mapping),
+            _ => None,
+        }
+    }
+
     /// `self` over `base`: keys set here win; `with`, `params`, `inputs`, `resources` and `slurm`
     /// maps are merged key by key (recursively for `with`).
     pub fn over(&self, base: &RawStage) -> RawStage {

@@ -21,11 +21,17 @@ use std::process::Stdio;
 use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-use super::{canonical_params, InputSlot, ParamError, StageContext, StageKind};
+use super::{canonical_params, InputSlot, OwnKey, OwnSyntax, ParamError, StageContext, StageKind};
 use crate::supervise;
 use crate::util::children;
 
 pub struct Command;
+
+/// The stage keys of `kind: command`; `deps` is its one input slot.
+static SYNTAX: OwnSyntax = OwnSyntax {
+    keys: &[("cmd", OwnKey::Text), ("outs", OwnKey::Outputs), ("deps", OwnKey::Inputs), ("params", OwnKey::Map)],
+    required: ("cmd", "add `cmd: <shell command>`"),
+};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,6 +67,18 @@ impl StageKind for Command {
     }
     fn input_slots(&self) -> &'static [InputSlot] {
         &[InputSlot { name: "deps", required: false, many: true }]
+    }
+    fn own_syntax(&self) -> Option<&'static OwnSyntax> {
+        Some(&SYNTAX)
+    }
+    fn with_from_own_keys(&self, keys: &serde_json::Map<String, serde_json::Value>) -> serde_json::Value {
+        let key = |k: &str, default: serde_json::Value| keys.get(k).cloned().unwrap_or(default);
+        serde_json::json!({
+            "cmd": key("cmd", "".into()),
+            "outs": key("outs", serde_json::json!([])),
+            "params": key("params", serde_json::json!({})),
+            "wdir": key("wdir", ".".into()),
+        })
     }
     fn check_params(&self, with: &serde_json::Value) -> Result<serde_json::Value, ParamError> {
         let p = canonical_params::<Params>(with)?;

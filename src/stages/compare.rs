@@ -48,12 +48,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
-use polars::prelude::Column;
 use serde::{Deserialize, Serialize};
 
 use super::{canonical_params, InputSlot, ParamError, StageContext, StageKind};
 use crate::eval::files::{read_correctness, RunCorrectness, RunMetrics};
 use crate::report::baselines::Baselines;
+use crate::report::comparison::example_based::{example_based_frame, example_based_info};
 use crate::report::comparison::headline::{table1, table1_frame, table1_info, table2, table2_frame, table2_info};
 use crate::report::comparison::ranking::{ranking, ranking_frame, ranking_info};
 use crate::report::comparison::pairwise::{
@@ -62,7 +62,7 @@ use crate::report::comparison::pairwise::{
 };
 use crate::report::comparison::per_attribute::{per_attribute, per_attribute_info, wins, wins_info};
 use crate::report::comparison::{
-    attributes, delta_m_baselines, frame, group_runs, measured_kind, pct, DeltaMBaseline, Group, Published,
+    attributes, delta_m_baselines, group_runs, measured_kind, DeltaMBaseline, Group, Published,
     PublishedKeyword, Run, MODEL_SELECTION, SEED_PAIRING,
 };
 use crate::report::files::{
@@ -135,23 +135,6 @@ fn write(df: polars::prelude::DataFrame, out: &Path, info: TableInfo, infos: &mu
     tables::write_all(&mut df, out, &info.stem)?;
     infos.push(info);
     Ok(())
-}
-
-/// Per run: mean accuracy, mA and the example-based metrics.
-fn example_based_frame(runs: &[Run]) -> Result<polars::prelude::DataFrame> {
-    let num = |f: fn(&RunMetrics) -> Option<f64>| runs.iter().map(|r| pct(f(&r.metrics))).collect::<Vec<_>>();
-    frame(vec![
-        Column::new("format".into(), runs.iter().map(|r| r.metrics.format.clone()).collect::<Vec<_>>()),
-        Column::new("method".into(), runs.iter().map(|r| r.metrics.method.clone()).collect::<Vec<_>>()),
-        Column::new("kind".into(), runs.iter().map(|r| measured_kind(&r.metrics.source)).collect::<Vec<_>>()),
-        Column::new("run".into(), runs.iter().map(|r| r.stage.clone()).collect::<Vec<_>>()),
-        Column::new("mean_accuracy_pct".into(), num(|m| m.mean_accuracy)),
-        Column::new("mA_pct".into(), num(|m| m.mean_balanced_accuracy)),
-        Column::new("example_accuracy_pct".into(), num(|m| m.example_based.accuracy)),
-        Column::new("example_precision_pct".into(), num(|m| m.example_based.precision)),
-        Column::new("example_recall_pct".into(), num(|m| m.example_based.recall)),
-        Column::new("example_f1_pct".into(), num(|m| m.example_based.f1)),
-    ])
 }
 
 /// What every table of one comparison is built from.
@@ -311,16 +294,7 @@ impl StageKind for Compare {
             format_statistics.push(stats);
         }
         write_per_attribute_long(out, &long)?;
-        write(
-            example_based_frame(&runs)?,
-            out,
-            TableInfo {
-                stem: "example_based".into(),
-                title: "Balanced and example-based metrics per run".into(),
-                caption: "mA = mean over attributes of ½(TP/P + TN/N) (per-class recall for multi-class attributes); example-based accuracy |Y∩Ŷ|/|Y∪Ŷ|, precision, recall and F1 per image.".into(),
-            },
-            &mut infos,
-        )?;
+        write(example_based_frame(&runs)?, out, example_based_info(), &mut infos)?;
 
         let published_rows = |methods: Vec<(&String, &String)>| -> Vec<serde_json::Value> {
             methods

@@ -157,6 +157,32 @@ impl Default for Resources {
     }
 }
 
+/// How the loader reads one key of a kind's own stage syntax (see [`OwnSyntax`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnKey {
+    /// A string.
+    Text,
+    /// A list of workspace paths the stage writes, relative to its work directory: each must
+    /// stay inside it, overlap no other, and not be the pipeline file; a stage whose input names
+    /// one depends on this stage.
+    Outputs,
+    /// A list of files, folders or (as `stage:NAME`) stages the stage reads: the input slot of the
+    /// key's name.
+    Inputs,
+    /// A map of names to values.
+    Map,
+}
+
+/// Top-level keys of a stage definition that a kind reads itself, in place of `with:` and
+/// `inputs:` (`kind: command`'s `cmd`, `deps`, `outs` and `params`, as in DVC).
+#[derive(Debug)]
+pub struct OwnSyntax {
+    /// The keys and how each is read, in the order the loader reads them.
+    pub keys: &'static [(&'static str, OwnKey)],
+    /// The key a stage must set, and the help shown when it does not.
+    pub required: (&'static str, &'static str),
+}
+
 /// What a stage kind must provide. Implementations are stateless unit structs.
 pub trait StageKind: Send + Sync {
     /// The name used in `kind:`.
@@ -170,6 +196,17 @@ pub trait StageKind: Send + Sync {
     /// default filled in. The result is part of the cache key, so two spellings of the same
     /// settings give the same key.
     fn check_params(&self, with: &serde_json::Value) -> Result<serde_json::Value, ParamError>;
+    /// Top-level keys of its own, in place of `with:` and `inputs:`. None (the default): the
+    /// kind's parameters go under `with:`, its inputs under `inputs:`.
+    fn own_syntax(&self) -> Option<&'static OwnSyntax> {
+        None
+    }
+    /// With [`StageKind::own_syntax`]: the `with:` that [`StageKind::check_params`] checks, made
+    /// from the values of the own keys the stage sets (interpolated; outputs as normalised
+    /// relative paths) and `wdir` (the work directory as written; `.` by default).
+    fn with_from_own_keys(&self, keys: &serde_json::Map<String, serde_json::Value>) -> serde_json::Value {
+        serde_json::Value::Object(keys.clone())
+    }
     /// Checks the canonical parameters against the input slots the stage fills (at load time,
     /// before anything runs). Err: (what is wrong, what to do).
     fn check_inputs(&self, _params: &serde_json::Value, _given: &[&str]) -> Result<(), (String, String)> {
@@ -198,6 +235,11 @@ pub trait StageKind: Send + Sync {
     /// (the manifest still hashes every byte, for `verify`).
     fn volatile_fields(&self) -> &'static [(&'static str, &'static str)] {
         &[]
+    }
+    /// The input slot, if any, that gets the run's provenance (what ran, how long, on which
+    /// versions): a JSON file the scheduler writes for each attempt. It is not part of the key.
+    fn provenance_slot(&self) -> Option<&'static str> {
+        None
     }
     /// Does the work: reads `ctx.inputs`, writes under `ctx.out_dir`.
     fn run(&self, ctx: &StageContext) -> Result<()>;

@@ -149,6 +149,9 @@ impl StageKind for Report {
         }
         Ok(canonical)
     }
+    fn provenance_slot(&self) -> Option<&'static str> {
+        Some("run_record")
+    }
 
     fn run(&self, ctx: &StageContext) -> Result<()> {
         let p: Params = ctx.params()?;

@@ -1,9 +1,11 @@
 //! The tables of a `compare` stage as pure functions of evaluated runs (docs/STAGES.md): Table 1/2
-//! with Δm (`headline`), per-attribute accuracies and win counts (`per_attribute`), and the
-//! identity-level statistics between methods (`pairwise`). Each builder returns row structs, a
+//! with Δm (`headline`), per-attribute accuracies and win counts (`per_attribute`), the
+//! identity-level statistics between methods (`pairwise`), the ranking (`ranking`) and the
+//! per-run example-based metrics (`example_based`). Each builder returns row structs, a
 //! frame with the documented columns and the table's title and caption; the stage only reads and
 //! writes files.
 
+pub mod example_based;
 pub mod headline;
 pub mod pairwise;
 pub mod per_attribute;
