@@ -684,10 +684,10 @@ impl Shown {
         t
     }
 
-    /// One family's text table, fitted to `width` unless `wide`: parameters whose value every
-    /// row's name shows left out, long values cut, then (if still too wide) parameter names
-    /// shortened to their shortest unique suffix and the parameters that differ only between
-    /// stages left out from the farthest, named on a last line.
+    /// One family's text table, fitted to `width` unless `wide`: long values cut, then (if still
+    /// too wide) parameter names shortened to their shortest unique suffix and the parameters
+    /// that differ only between stages left out: first those every row's name shows, then from
+    /// the farthest, named on a last line.
     fn family_text(&self, f: usize, width: usize, wide: bool) -> String {
         let fam = &self.families[f];
         let rows: Vec<&Row> = self.rows.iter().filter(|r| r.family == f).collect();
@@ -722,24 +722,24 @@ impl Shown {
             }
             t
         };
-        let mut params = fam.params.clone();
-        if !wide {
-            // A parameter every row's name already shows (`evaluate.method` of `eval[AWMT,*]`).
-            let in_name = |p: &String| {
-                rows.iter().all(|r| {
-                    let v = r.params.get(p).map(String::as_str).unwrap_or("-");
-                    r.stage.split_once('[').is_some_and(|(_, rest)| rest.trim_end_matches(']').split(',').any(|part| part == v))
-                })
-            };
-            let mut i = fam.distinguishing;
-            while i < params.len() {
-                if in_name(&params[i]) {
-                    params.remove(i);
-                } else {
-                    i += 1;
-                }
+        // A parameter every row's name already shows (`evaluate.method` of `eval[AWMT,*]`) goes
+        // last: the first left out, and not named below the table.
+        let in_name = |p: &String| {
+            rows.iter().all(|r| {
+                let v = r.params.get(p).map(String::as_str).unwrap_or("-");
+                r.stage.split_once('[').is_some_and(|(_, rest)| rest.trim_end_matches(']').split(',').any(|part| part == v))
+            })
+        };
+        let (mut params, mut named): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+        for (i, p) in fam.params.iter().enumerate() {
+            if i >= fam.distinguishing && in_name(p) {
+                named.push(p.clone());
+            } else {
+                params.push(p.clone());
             }
         }
+        let mut by_name = named.len();
+        params.extend(named);
         let mut names = params.clone();
         let mut t = build(&params, &names);
         let mut left_out: Vec<String> = Vec::new();
@@ -747,7 +747,12 @@ impl Shown {
             names = short_names(&params);
             t = build(&params, &names);
             while t.width() > width && params.len() > fam.distinguishing {
-                left_out.insert(0, params.pop().unwrap_or_default());
+                let p = params.pop().unwrap_or_default();
+                if by_name > 0 {
+                    by_name -= 1;
+                } else {
+                    left_out.insert(0, p);
+                }
                 names.pop();
                 t = build(&params, &names);
             }

@@ -101,7 +101,8 @@ fn exp_show_gives_each_data_variant_its_own_table_of_what_varies_inside_it() {
     let shown = json(&p.awmt(&["exp", "show", "p.yaml", "--stage", "score", "--json"]));
     let families = shown["families"].as_array().unwrap();
     assert_eq!(families.len(), 2, "{shown}");
-    for (f, data) in families.iter().zip(["prep[a]", "prep[b]"]) {
+    // A command stage reads the other's output as a file: the family is named by it.
+    for (f, data) in families.iter().zip(["data_a.txt", "data_b.txt"]) {
         assert_eq!(f["title"], format!("score on {data}"));
         assert_eq!(f["params"], serde_json::json!(["command.k"]), "seeds fold, nothing else varies: {f}");
     }
@@ -116,8 +117,8 @@ fn exp_show_gives_each_data_variant_its_own_table_of_what_varies_inside_it() {
     assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2 * (1 + 1 + 3) + 1, "title, header and 3 rows per family, a blank line between: {text}");
-    assert_eq!(lines[0], "score on prep[a]");
-    assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), ["stage", "command.k", "n", "acc"], "{text}");
+    assert_eq!(lines[0], "score on data_a.txt");
+    assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), ["stage", "n", "acc", "command.k"], "{text}");
     // A `--set` variant of the scoring: in its family's table beside the old rows, its
     // parameter first.
     let out = p.awmt(&["run", "p.yaml", "-q", "--set", "stages.score.params.offset=100"]);
