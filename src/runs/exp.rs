@@ -360,7 +360,7 @@ fn is_seed(col: &str) -> bool {
 }
 
 /// The paper's headline metrics first, then Δm.
-fn metric_rank(m: &str) -> u8 {
+pub(crate) fn metric_rank(m: &str) -> u8 {
     match m {
         "mean_accuracy" => 0,
         "mA" => 1,
