@@ -3,7 +3,8 @@
 //! Layers, top to bottom (no arrows upward): `pipeline` (YAML → validated, expanded stages → DAG),
 //! `cache` (keys, atomic entries, locks), `exec` (scheduler and executors), `stages` (one file per
 //! kind), and the domain code the kinds call: `data`, `model`, `train`, `eval`, `report`.
-//! `util` and `supervise` (the parent process of a command stage's tree) know none of them.
+//! `util`, `trace_record` (a stage's resource trace, plain data) and `supervise` (the parent
+//! process of a command stage's tree) know none of them.
 
 pub mod broken_pipe;
 pub mod cache;
@@ -19,6 +20,7 @@ pub mod runs;
 pub mod stages;
 pub mod rusage;
 pub mod supervise;
+pub mod trace_record;
 pub mod train;
 #[cfg(feature = "torch")]
 pub mod torch_env;

@@ -202,7 +202,8 @@ struct RunArgs {
 
 #[derive(Subcommand)]
 enum ExpCommand {
-    /// One row per variant: the parameters that differ between rows, and the metrics
+    /// One table per data family, one row per variant: the parameters that differ inside the
+    /// family, the metrics and Δm over the separate models
     Show {
         /// Pipeline file (YAML)
         file: PathBuf,

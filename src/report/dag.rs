@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::trace_record::StageTrace;
+
 /// A stage as the run record lists it under `graph`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct GraphStage {
@@ -19,30 +21,6 @@ pub struct GraphStage {
     /// How it ended in the run that made the record (`ran`, `cached`, `failed`, …) or empty.
     #[serde(default)]
     pub status: String,
-}
-
-/// A stage trace as the run record lists it under `traces` (see `cache::run_index`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Trace {
-    pub stage: String,
-    pub status: String,
-    pub start: f64,
-    pub end: f64,
-    pub seconds: f64,
-    #[serde(default)]
-    pub cpu_seconds: Option<f64>,
-    #[serde(default)]
-    pub max_rss: Option<u64>,
-    #[serde(default)]
-    pub bytes_written: u64,
-    #[serde(default)]
-    pub attempts: u32,
-    #[serde(default)]
-    pub executor: String,
-    #[serde(default)]
-    pub gpus: Option<Vec<usize>>,
-    #[serde(default)]
-    pub run: String,
 }
 
 /// Text for an XML/HTML text node or attribute.
@@ -169,7 +147,7 @@ pub fn graph_svg(stages: &[GraphStage]) -> String {
 }
 
 /// The lane a stage ran in: its executor, and its GPUs where placed on some.
-fn lane(t: &Trace) -> String {
+fn lane(t: &StageTrace) -> String {
     let exec = if t.executor.is_empty() { "local" } else { t.executor.as_str() };
     match &t.gpus {
         Some(g) if !g.is_empty() => format!("{exec} GPU {}", g.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")),
@@ -179,8 +157,8 @@ fn lane(t: &Trace) -> String {
 
 /// A timeline of the stages that ran (bars by start and end time), one lane per executor and GPU,
 /// overlapping stages of a lane stacked; None when nothing ran.
-pub fn timeline_svg(traces: &[Trace]) -> Option<String> {
-    let ran: Vec<&Trace> = traces.iter().filter(|t| (t.status == "ran" || t.status == "failed") && t.end >= t.start).collect();
+pub fn timeline_svg(traces: &[StageTrace]) -> Option<String> {
+    let ran: Vec<&StageTrace> = traces.iter().filter(|t| (t.status == "ran" || t.status == "failed") && t.end >= t.start).collect();
     if ran.is_empty() {
         return None;
     }
@@ -188,7 +166,7 @@ pub fn timeline_svg(traces: &[Trace]) -> Option<String> {
     let t1 = ran.iter().map(|t| t.end).fold(f64::NEG_INFINITY, f64::max);
     let span = (t1 - t0).max(1e-3);
     // Lanes, then rows within a lane: a bar goes to the first row whose last bar has ended.
-    let mut lanes: BTreeMap<String, Vec<Vec<&Trace>>> = BTreeMap::new();
+    let mut lanes: BTreeMap<String, Vec<Vec<&StageTrace>>> = BTreeMap::new();
     let mut sorted = ran.clone();
     sorted.sort_by(|a, b| a.start.total_cmp(&b.start));
     for t in sorted {
@@ -248,7 +226,7 @@ pub fn timeline_svg(traces: &[Trace]) -> Option<String> {
 }
 
 /// The resource table: one row per stage of the run.
-pub fn resources_html(traces: &[Trace]) -> String {
+pub fn resources_html(traces: &[StageTrace]) -> String {
     let mut out = String::from(
         "<table class=\"awmt-table\" id=\"resources-table\">\n<thead><tr><th>stage</th><th>status</th><th>attempts</th><th>wall</th><th>CPU</th><th>peak RSS</th><th>written</th><th>where</th></tr></thead>\n<tbody>\n",
     );
@@ -299,7 +277,7 @@ mod tests {
 
     #[test]
     fn timeline_stacks_overlapping_stages_and_skips_cached_ones() {
-        let t = |stage: &str, s: f64, e: f64, status: &str| Trace {
+        let t = |stage: &str, s: f64, e: f64, status: &str| StageTrace {
             stage: stage.into(),
             status: status.into(),
             start: s,
@@ -312,6 +290,7 @@ mod tests {
             executor: "local".into(),
             gpus: None,
             run: "r".into(),
+            ..Default::default()
         };
         let traces = vec![t("a", 0.0, 4.0, "ran"), t("b", 1.0, 2.0, "ran"), t("c", 4.0, 5.0, "ran"), t("d", 5.0, 5.0, "cached")];
         let svg = timeline_svg(&traces).unwrap();

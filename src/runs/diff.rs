@@ -55,11 +55,7 @@ pub fn param_changes(old: &BTreeMap<String, String>, new: &BTreeMap<String, Stri
 pub fn metric_changes(old: &BTreeMap<String, f64>, new: &BTreeMap<String, f64>) -> Vec<MetricChange> {
     let mut names: Vec<&String> = old.keys().chain(new.keys()).collect::<BTreeSet<_>>().into_iter().collect();
     // The paper's headline metrics first, as in `exp show`.
-    names.sort_by_key(|m| match m.as_str() {
-        "mean_accuracy" => 0,
-        "mA" => 1,
-        _ => 2,
-    });
+    names.sort_by_key(|m| exp::metric_rank(m));
     names
         .into_iter()
         .filter(|n| old.get(*n) != new.get(*n))

@@ -5,18 +5,29 @@
 //! entry of the same stage definition (its `foreach` group) counts, so changing a parameter and
 //! rerunning adds a row. A row's parameters are its own and those of every entry upstream of it
 //! (found through the output digests in its key), named `<kind>.<parameter>` (the nearest stage
-//! of a kind; further ones of the same kind by their stage name); only parameters that differ
-//! between rows become columns. Metrics are the numbers in the entry's `metrics*.json` files.
+//! of a kind; further ones of the same kind by their stage name; the members of one `foreach`
+//! group read together, like a method's separate models, share one name). Metrics are the
+//! numbers in the entry's `metrics*.json` files, and Δm over the separate models where the
+//! family has them (`report::comparison`'s definition, the one the `compare` stage uses).
+//!
+//! Variants fall into families: those reading the same data (their inputs that are not a
+//! `train` stage's model), so that every family compares like with like. Each family is its own
+//! table, with only the parameters that differ within it as columns: first those that tell apart
+//! rows of one stage (a `--set` variant), then the rest, nearest stage first (and, at one
+//! distance, those with more distinct values), as many as fit.
 //! Rows differing only in parameters named like `seed` fold into one (mean ± sample std over
-//! seeds, and `n`).
+//! seeds, and `n`), named by their stage with `*` for the seed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use anyhow::{bail, Result};
 use serde::Serialize;
 
 use super::table::Table;
 use crate::cache::{Cache, Entry};
+use crate::eval::files::RunMetrics;
+use crate::eval::seeds::over_seeds;
+use crate::report::comparison::{self, headline::group_delta_m};
 use crate::pipeline::Pipeline;
 
 /// One entry of a row stage, with everything needed to compare it.
@@ -28,6 +39,17 @@ pub struct Variant {
     /// Parameters of the entry and its upstream entries, flattened.
     pub params: BTreeMap<String, String>,
     pub metrics: BTreeMap<String, f64>,
+    /// The data it was run on: the stages (and files) of its inputs that are not a `train`
+    /// stage's model, as `name` (for titles) and `name@key` (to tell variants of them apart).
+    pub family: String,
+    #[serde(skip)]
+    pub family_key: String,
+    /// How far upstream each parameter's stage is (0: the entry's own).
+    #[serde(skip)]
+    pub depth: BTreeMap<String, usize>,
+    /// An `evaluate` entry's `metrics.json`, for Δm.
+    #[serde(skip)]
+    pub evaluated: Option<RunMetrics>,
 }
 
 /// Every published entry, and entries by output digest.
@@ -52,31 +74,85 @@ impl Entries {
         }
     }
 
-    /// Parameters of `entry` and of every entry upstream of it (breadth first, so the nearest
-    /// stage of each kind gets the plain `<kind>.` prefix).
+    /// Parameters of `entry` and of every entry upstream of it.
     pub fn params_with_upstream(&self, entry: &Entry) -> BTreeMap<String, String> {
-        let mut out = BTreeMap::new();
+        self.params_with_depth(entry).0
+    }
+
+    /// Parameters of `entry` and of every entry upstream of it, with each one's distance. Breadth
+    /// first, so the nearest stage of each kind gets the plain `<kind>.` prefix; entries of one
+    /// stage definition at one distance (a method's separate models, read by one `evaluate`)
+    /// share a prefix, and a parameter on which they differ reads `(N values)`.
+    pub fn params_with_depth(&self, entry: &Entry) -> (BTreeMap<String, String>, BTreeMap<String, usize>) {
+        let (mut out, mut depth) = (BTreeMap::new(), BTreeMap::new());
         let mut kinds_seen: HashSet<String> = HashSet::new();
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut queue: VecDeque<&Entry> = VecDeque::from([entry]);
-        while let Some(e) = queue.pop_front() {
-            if !seen.insert(e.manifest.key.clone()) {
-                continue;
+        let mut seen: HashSet<&str> = HashSet::from([entry.manifest.key.as_str()]);
+        let mut level: Vec<&Entry> = vec![entry];
+        let mut distance = 0;
+        while !level.is_empty() {
+            let mut clusters: Vec<((&str, &str), Vec<&Entry>)> = Vec::new();
+            for e in &level {
+                let id = (e.manifest.parts.kind.as_str(), base_name(&e.manifest.stage));
+                match clusters.iter_mut().find(|(c, _)| *c == id) {
+                    Some((_, members)) => members.push(e),
+                    None => clusters.push((id, vec![e])),
+                }
             }
-            let parts = &e.manifest.parts;
-            let label = if kinds_seen.insert(parts.kind.clone()) { parts.kind.clone() } else { base_name(&e.manifest.stage).to_string() };
-            own_params(parts, &label, &mut out);
-            for input in &parts.inputs {
-                match input.digest.strip_prefix("stage:").and_then(|d| self.by_digest.get(d)) {
-                    Some(&u) => queue.push_back(&self.all[u]),
-                    None if !input.digest.starts_with("stage:") => {
-                        out.insert(format!("{label}.input[{}]", input.name), input.digest.chars().take(12).collect());
+            let mut next: Vec<&Entry> = Vec::new();
+            for ((kind, base), members) in clusters {
+                let label = if kinds_seen.insert(kind.to_string()) { kind.to_string() } else { base.to_string() };
+                let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+                for e in members {
+                    let mut own = BTreeMap::new();
+                    own_params(&e.manifest.parts, &label, &mut own);
+                    for input in &e.manifest.parts.inputs {
+                        match input.digest.strip_prefix("stage:").and_then(|d| self.by_digest.get(d)) {
+                            Some(&u) => {
+                                if seen.insert(self.all[u].manifest.key.as_str()) {
+                                    next.push(&self.all[u]);
+                                }
+                            }
+                            None if !input.digest.starts_with("stage:") => {
+                                own.insert(format!("{label}.input[{}]", input.name), input.digest.chars().take(12).collect());
+                            }
+                            None => {}
+                        }
                     }
-                    None => {}
+                    for (k, v) in own {
+                        values.entry(k).or_default().insert(v);
+                    }
+                }
+                for (k, vs) in values {
+                    let v = if vs.len() == 1 { vs.into_iter().next().unwrap_or_default() } else { format!("({} values)", vs.len()) };
+                    depth.entry(k.clone()).or_insert(distance);
+                    out.entry(k).or_insert(v);
+                }
+            }
+            level = next;
+            distance += 1;
+        }
+        (out, depth)
+    }
+
+    /// The data `entry` was run on (see `Variant::family`): names, and names with keys.
+    fn family(&self, entry: &Entry) -> (String, String) {
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        let mut keyed: BTreeSet<String> = BTreeSet::new();
+        for input in &entry.manifest.parts.inputs {
+            match input.digest.strip_prefix("stage:").and_then(|d| self.by_digest.get(d)) {
+                Some(&u) if self.all[u].manifest.parts.kind == "train" => {}
+                Some(&u) => {
+                    let m = &self.all[u].manifest;
+                    names.insert(m.stage.clone());
+                    keyed.insert(format!("{}@{}", m.stage, &m.key[..12.min(m.key.len())]));
+                }
+                None => {
+                    names.insert(input.name.clone());
+                    keyed.insert(format!("{}@{}", input.name, input.digest));
                 }
             }
         }
-        out
+        (names.into_iter().collect::<Vec<_>>().join(", "), keyed.into_iter().collect::<Vec<_>>().join(", "))
     }
 }
 
@@ -209,7 +285,11 @@ pub fn variants(pipeline: &Pipeline, cache: &Cache, patterns: &[String], all_met
         if !groups.iter().any(|(g, k)| *k == m.parts.kind && base_name(&m.stage) == g) {
             continue;
         }
-        out.push(Variant { key: m.key.clone(), stage: m.stage.clone(), params: entries.params_with_upstream(e), metrics: metrics(e, all_metrics) });
+        let (params, depth) = entries.params_with_depth(e);
+        let (family, family_key) = entries.family(e);
+        // Only an `evaluate` entry's metrics file is the shape Δm reads.
+        let evaluated = (m.parts.kind == "evaluate").then(|| RunMetrics::load(&e.out_dir()).ok()).flatten();
+        out.push(Variant { key: m.key.clone(), stage: m.stage.clone(), params, metrics: metrics(e, all_metrics), family, family_key, depth, evaluated });
     }
     out.sort_by(|a, b| a.stage.cmp(&b.stage).then(a.key.cmp(&b.key)));
     Ok(out)
@@ -234,23 +314,44 @@ pub struct Stat {
     pub n: usize,
 }
 
+/// The metric column of Δm (percent, over the family's separate models).
+pub const DELTA_M: &str = "delta_m";
+
 /// A row of the table.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
-    /// The stage definition (folded) or stage name (not folded).
+    /// The stage name; folded, with `*` where its members' names differ (`eval[AWMT,*]`).
     pub stage: String,
+    /// The family (index into `Shown::families`).
+    pub family: usize,
     pub keys: Vec<String>,
-    /// Values of the varying parameters, by column.
+    /// Values of the family's varying parameters, by column.
     pub params: BTreeMap<String, String>,
     pub metrics: BTreeMap<String, Stat>,
 }
 
-/// The table: varying parameters, metrics, rows.
+/// One family's table: the rows of variants run on the same data.
+#[derive(Debug, Clone, Serialize)]
+pub struct Family {
+    /// The row stages' definitions and the data they read.
+    pub title: String,
+    /// Its varying parameters: the first `distinguishing` tell apart rows of one stage (a
+    /// `--set` variant); the rest, nearest stage first, differ between stages.
+    pub params: Vec<String>,
+    pub distinguishing: usize,
+    pub metrics: Vec<String>,
+    /// Which rows Δm is relative to, or why there is none.
+    pub delta_m: Option<String>,
+}
+
+/// The tables: every family's varying parameters and metrics (all families together in
+/// `params` and `metrics`), rows family by family.
 #[derive(Debug, Clone, Serialize)]
 pub struct Shown {
     pub params: Vec<String>,
     pub metrics: Vec<String>,
     pub folded: bool,
+    pub families: Vec<Family>,
     pub rows: Vec<Row>,
 }
 
@@ -258,121 +359,435 @@ fn is_seed(col: &str) -> bool {
     col.rsplit('.').next().unwrap_or(col).to_ascii_lowercase().contains("seed")
 }
 
-pub fn show(variants: &[Variant], opts: &ShowOptions) -> Result<Shown> {
-    let all_params: BTreeSet<&String> = variants.iter().flat_map(|v| v.params.keys()).collect();
-    let value = |v: &Variant, c: &str| v.params.get(c).cloned().unwrap_or_else(|| "-".to_string());
-    let mut varying: Vec<String> =
-        all_params.into_iter().filter(|c| variants.iter().map(|v| value(v, c)).collect::<BTreeSet<_>>().len() > 1).cloned().collect();
-    let mut metric_names: Vec<String> = variants.iter().flat_map(|v| v.metrics.keys().cloned()).collect::<BTreeSet<_>>().into_iter().collect();
-    // The paper's headline metrics first.
-    metric_names.sort_by_key(|m| match m.as_str() {
+/// The paper's headline metrics first, then Δm.
+pub(crate) fn metric_rank(m: &str) -> u8 {
+    match m {
         "mean_accuracy" => 0,
         "mA" => 1,
-        _ => 2,
-    });
-    let seeds: Vec<String> = if opts.fold { varying.iter().filter(|c| is_seed(c)).cloned().collect() } else { Vec::new() };
-    varying.retain(|c| !seeds.contains(c));
-    // Rows: one per variant, or one per (stage definition, non-seed parameters) when folding.
-    let mut groups: Vec<(String, BTreeMap<String, String>, Vec<&Variant>)> = Vec::new();
-    for v in variants {
-        let stage = if opts.fold { base_name(&v.stage).to_string() } else { v.stage.clone() };
-        let params: BTreeMap<String, String> = varying.iter().map(|c| (c.clone(), value(v, c))).collect();
-        let unfolded_params = if opts.fold { params.clone() } else { BTreeMap::new() };
-        match groups.iter_mut().find(|(s, p, _)| opts.fold && *s == stage && *p == unfolded_params) {
-            Some(g) => g.2.push(v),
-            None => groups.push((stage, params, vec![v])),
-        }
+        DELTA_M => 2,
+        _ => 3,
     }
-    let mut rows: Vec<Row> = groups
-        .into_iter()
-        .map(|(stage, params, members)| {
-            let metrics = metric_names
-                .iter()
-                .filter_map(|m| {
-                    let xs: Vec<f64> = members.iter().filter_map(|v| v.metrics.get(m).copied()).collect();
-                    (!xs.is_empty()).then(|| (m.clone(), stat(&xs)))
-                })
-                .collect();
-            Row { stage, keys: members.iter().map(|v| v.key.clone()).collect(), params, metrics }
-        })
-        .collect();
-    if !opts.only.is_empty() {
-        let pats: Vec<glob::Pattern> = opts
-            .only
-            .iter()
-            .map(|p| glob::Pattern::new(p).map_err(|e| anyhow::anyhow!("--only `{p}`: {e}")))
-            .collect::<Result<_>>()?;
-        let keep = |c: &String| pats.iter().any(|p| p.matches(c));
-        varying.retain(keep);
-        metric_names.retain(keep);
-    }
-    // Without --sort: by stage, then by each parameter column in turn (numbers as numbers).
-    let by_params = |a: &Row, b: &Row| {
-        a.stage.cmp(&b.stage).then_with(|| {
-            varying.iter().fold(std::cmp::Ordering::Equal, |o, p| {
-                o.then_with(|| {
-                    let (x, y) = (&a.params[p], &b.params[p]);
-                    match (x.parse::<f64>(), y.parse::<f64>()) {
-                        (Ok(u), Ok(v)) => u.total_cmp(&v),
-                        _ => x.cmp(y),
-                    }
-                })
-            })
-        })
-    };
-    rows.sort_by(by_params);
-    if let Some(col) = &opts.sort {
-        let find = |names: &[String]| names.iter().find(|n| *n == col).or_else(|| names.iter().find(|n| n.ends_with(&format!(".{col}")))).cloned();
-        if let Some(m) = find(&metric_names) {
-            rows.sort_by(|a, b| {
-                let x = |r: &Row| r.metrics.get(&m).map(|s| s.mean).unwrap_or(f64::NEG_INFINITY);
-                x(b).total_cmp(&x(a))
-            });
-        } else if let Some(p) = find(&varying) {
-            rows.sort_by(|a, b| {
-                let (x, y) = (&a.params[&p], &b.params[&p]);
-                match (x.parse::<f64>(), y.parse::<f64>()) {
-                    (Ok(u), Ok(v)) => u.total_cmp(&v),
-                    _ => x.cmp(y),
-                }
-            });
-        } else {
-            bail!("--sort `{col}`: no such column (parameters: {}; metrics: {})", varying.join(", "), metric_names.join(", "));
-        }
-    }
-    Ok(Shown { params: varying, metrics: metric_names, folded: opts.fold, rows })
 }
 
-fn stat(xs: &[f64]) -> Stat {
-    let n = xs.len();
-    let mean = xs.iter().sum::<f64>() / n as f64;
-    let std = (n > 1).then(|| (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt());
-    Stat { mean, std, n }
+/// Parameter values compare as numbers where both are.
+fn cmp_values(x: &str, y: &str) -> std::cmp::Ordering {
+    match (x.parse::<f64>(), y.parse::<f64>()) {
+        (Ok(u), Ok(v)) => u.total_cmp(&v),
+        _ => x.cmp(y),
+    }
+}
+
+/// A folded row's name: its members' common stage name, `*` for the parts that differ.
+fn folded_name(stages: &[&str]) -> String {
+    let first = stages[0];
+    if stages.iter().all(|s| *s == first) {
+        return first.to_string();
+    }
+    let split = |s: &str| -> (String, Vec<String>) {
+        match s.split_once('[') {
+            Some((base, rest)) => (base.to_string(), rest.trim_end_matches(']').split(',').map(str::to_string).collect()),
+            None => (s.to_string(), Vec::new()),
+        }
+    };
+    let (base, mut parts) = split(first);
+    for s in &stages[1..] {
+        let (b, p) = split(s);
+        if b != base || p.len() != parts.len() {
+            return base;
+        }
+        for (mine, theirs) in parts.iter_mut().zip(p) {
+            if *mine != theirs {
+                *mine = "*".into();
+            }
+        }
+    }
+    if parts.is_empty() {
+        base
+    } else {
+        format!("{base}[{}]", parts.join(","))
+    }
+}
+
+/// Members of one row: one variant each, or (folding) those of one stage definition that differ
+/// only in seeds.
+fn fold<'a>(members: &[&'a Variant], varying: &[String], fold: bool) -> Vec<Vec<&'a Variant>> {
+    let value = |v: &Variant, c: &str| v.params.get(c).cloned().unwrap_or_else(|| "-".to_string());
+    let mut rows: Vec<(String, Vec<String>, Vec<&Variant>)> = Vec::new();
+    for v in members {
+        if !fold {
+            rows.push((String::new(), Vec::new(), vec![v]));
+            continue;
+        }
+        let id = (base_name(&v.stage).to_string(), varying.iter().map(|c| value(v, c)).collect::<Vec<_>>());
+        match rows.iter_mut().find(|(s, p, _)| (s, p) == (&id.0, &id.1)) {
+            Some(r) => r.2.push(v),
+            None => rows.push((id.0, id.1, vec![v])),
+        }
+    }
+    rows.into_iter().map(|r| r.2).collect()
+}
+
+/// Δm of each row over the family's separate models: the one folded configuration whose runs are
+/// all single-task models (`comparison::delta_m_baselines`), Δm as the `compare` stage computes
+/// it (`group_delta_m`: per seed against the baseline's mean over seeds). Rows that are not all
+/// `evaluate` entries get none.
+fn delta_m(members: &[&Variant], configs: &[Vec<&Variant>], rows: &[Vec<&Variant>]) -> (Vec<Option<Stat>>, Option<String>) {
+    let runs: Vec<comparison::Run> = members
+        .iter()
+        .filter_map(|v| v.evaluated.clone().map(|metrics| comparison::Run { stage: v.stage.clone(), metrics }))
+        .collect();
+    let index: HashMap<&str, usize> = members.iter().filter(|v| v.evaluated.is_some()).enumerate().map(|(i, v)| (v.key.as_str(), i)).collect();
+    let as_group = |row: &[&Variant]| -> Option<comparison::Group> {
+        let idx: Vec<usize> = row.iter().map(|v| index.get(v.key.as_str()).copied()).collect::<Option<_>>()?;
+        let m = &runs[*idx.first()?].metrics;
+        let stages: Vec<&str> = row.iter().map(|v| v.stage.as_str()).collect();
+        Some(comparison::Group { format: m.format.clone(), method: folded_name(&stages), source: m.source.clone(), runs: idx })
+    };
+    let none = vec![None; rows.len()];
+    if runs.is_empty() {
+        return (none, None);
+    }
+    let groups: Vec<comparison::Group> = configs.iter().filter_map(|c| as_group(c)).collect();
+    let Ok(baselines) = comparison::delta_m_baselines(&runs, &groups, None) else { return (none, None) };
+    let Some(base) = baselines.first() else { return (none, None) };
+    let note = Some(base.note.clone());
+    let Some(b) = base.group else { return (none, note) };
+    let stats = rows
+        .iter()
+        .map(|row| {
+            let g = as_group(row)?;
+            if g.format != groups[b].format {
+                return None;
+            }
+            group_delta_m(&runs, &g, &groups[b]).map(|s| Stat { mean: s.mean, std: s.std, n: s.seeds })
+        })
+        .collect();
+    (stats, note)
+}
+
+pub fn show(variants: &[Variant], opts: &ShowOptions) -> Result<Shown> {
+    let only: Vec<glob::Pattern> = opts
+        .only
+        .iter()
+        .map(|p| glob::Pattern::new(p).map_err(|e| anyhow::anyhow!("--only `{p}`: {e}")))
+        .collect::<Result<_>>()?;
+    let keep = |c: &str| only.is_empty() || only.iter().any(|p| p.matches(c));
+    let mut by_family: BTreeMap<&str, Vec<&Variant>> = BTreeMap::new();
+    for v in variants {
+        by_family.entry(v.family_key.as_str()).or_default().push(v);
+    }
+    let mut shown = Shown { params: Vec::new(), metrics: Vec::new(), folded: opts.fold, families: Vec::new(), rows: Vec::new() };
+    let mut sort_found = opts.sort.is_none();
+    for members in by_family.values() {
+        let value = |v: &Variant, c: &str| v.params.get(c).cloned().unwrap_or_else(|| "-".to_string());
+        let all_params: BTreeSet<&String> = members.iter().flat_map(|v| v.params.keys()).collect();
+        let varying: Vec<String> = all_params
+            .into_iter()
+            .filter(|c| members.iter().map(|v| value(v, c)).collect::<BTreeSet<_>>().len() > 1)
+            .cloned()
+            .collect();
+        let unseeded: Vec<String> = varying.iter().filter(|c| !is_seed(c)).cloned().collect();
+        let columns = if opts.fold { &unseeded } else { &varying };
+        let groups = fold(members, columns, opts.fold);
+        let names: Vec<String> = groups.iter().map(|g| folded_name(&g.iter().map(|v| v.stage.as_str()).collect::<Vec<_>>())).collect();
+        // Columns that tell apart rows of the same name come first; then the rest by distance.
+        let distinguishing: BTreeSet<&String> = columns
+            .iter()
+            .filter(|c| {
+                names.iter().enumerate().any(|(i, n)| {
+                    names.iter().enumerate().any(|(j, m)| j != i && m == n && value(groups[i][0], c) != value(groups[j][0], c))
+                })
+            })
+            .collect();
+        let distance = |c: &String| members.iter().filter_map(|v| v.depth.get(c)).min().copied().unwrap_or(usize::MAX);
+        let mut params: Vec<String> = columns.iter().filter(|c| keep(c)).cloned().collect();
+        // Within one distance, a column that tells more rows apart first.
+        let distinct = |c: &String| groups.iter().map(|g| value(g[0], c)).collect::<BTreeSet<_>>().len();
+        params.sort_by(|a, b| {
+            distinguishing
+                .contains(b)
+                .cmp(&distinguishing.contains(a))
+                .then(distance(a).cmp(&distance(b)))
+                .then(distinct(b).cmp(&distinct(a)))
+                .then(a.cmp(b))
+        });
+        let n_distinguishing = params.iter().filter(|c| distinguishing.contains(c)).count();
+        let configs = if opts.fold { groups.clone() } else { fold(members, &unseeded, true) };
+        let (dm, dm_note) = delta_m(members, &configs, &groups);
+        let mut metrics: Vec<String> = members.iter().flat_map(|v| v.metrics.keys().cloned()).collect::<BTreeSet<_>>().into_iter().collect();
+        if dm.iter().any(Option::is_some) {
+            metrics.push(DELTA_M.to_string());
+        }
+        metrics.retain(|m| keep(m));
+        metrics.sort_by_key(|m| metric_rank(m));
+        let family = shown.families.len();
+        let mut rows: Vec<Row> = groups
+            .iter()
+            .zip(names)
+            .zip(dm)
+            .map(|((members, stage), dm)| {
+                let mut stats: BTreeMap<String, Stat> = metrics
+                    .iter()
+                    .filter_map(|m| {
+                        let xs: Vec<f64> = members.iter().filter_map(|v| v.metrics.get(m).copied()).collect();
+                        over_seeds(&xs).map(|s| (m.clone(), Stat { mean: s.mean, std: s.std, n: s.seeds }))
+                    })
+                    .collect();
+                if let Some(d) = dm.filter(|_| metrics.iter().any(|m| m == DELTA_M)) {
+                    stats.insert(DELTA_M.to_string(), d);
+                }
+                Row {
+                    stage,
+                    family,
+                    keys: members.iter().map(|v| v.key.clone()).collect(),
+                    params: params.iter().map(|c| (c.clone(), value(members[0], c))).collect(),
+                    metrics: stats,
+                }
+            })
+            .collect();
+        // Without --sort: by name, then by each parameter column in turn.
+        rows.sort_by(|a, b| {
+            a.stage.cmp(&b.stage).then_with(|| params.iter().fold(std::cmp::Ordering::Equal, |o, p| o.then_with(|| cmp_values(&a.params[p], &b.params[p]))))
+        });
+        if let Some(col) = &opts.sort {
+            let find = |names: &[String]| {
+                names.iter().find(|n| *n == col || (col == "Δm" && *n == DELTA_M)).or_else(|| names.iter().find(|n| n.ends_with(&format!(".{col}")))).cloned()
+            };
+            if let Some(m) = find(&metrics) {
+                sort_found = true;
+                let x = |r: &Row| r.metrics.get(&m).map(|s| s.mean).unwrap_or(f64::NEG_INFINITY);
+                rows.sort_by(|a, b| x(b).total_cmp(&x(a)));
+            } else if let Some(p) = find(&params) {
+                sort_found = true;
+                rows.sort_by(|a, b| cmp_values(&a.params[&p], &b.params[&p]));
+            }
+        }
+        let stages: BTreeSet<&str> = members.iter().map(|v| base_name(&v.stage)).collect();
+        let data = &members[0].family;
+        let title = if data.is_empty() {
+            stages.into_iter().collect::<Vec<_>>().join(", ")
+        } else {
+            format!("{} on {data}", stages.into_iter().collect::<Vec<_>>().join(", "))
+        };
+        for p in &params {
+            if !shown.params.contains(p) {
+                shown.params.push(p.clone());
+            }
+        }
+        for m in &metrics {
+            if !shown.metrics.contains(m) {
+                shown.metrics.push(m.clone());
+            }
+        }
+        shown.families.push(Family { title, params, distinguishing: n_distinguishing, metrics, delta_m: dm_note });
+        shown.rows.extend(rows);
+    }
+    shown.metrics.sort_by_key(|m| metric_rank(m));
+    // Two families reading data of the same names differ in a variant of that data: say which.
+    let titles: Vec<String> = shown.families.iter().map(|f| f.title.clone()).collect();
+    for (f, key) in shown.families.iter_mut().zip(by_family.keys()) {
+        if titles.iter().filter(|t| **t == f.title).count() > 1 {
+            f.title = format!("{} ({key})", f.title);
+        }
+    }
+    if !sort_found {
+        let col = opts.sort.as_deref().unwrap_or_default();
+        bail!("--sort `{col}`: no such column (parameters: {}; metrics: {})", shown.params.join(", "), shown.metrics.join(", "));
+    }
+    Ok(shown)
+}
+
+/// A metric cell: a value, or mean ± std; Δm in percent with its sign.
+fn metric_cell(name: &str, s: Option<&Stat>) -> String {
+    match (name, s) {
+        (_, None) => "-".to_string(),
+        (DELTA_M, Some(Stat { mean, std: Some(sd), .. })) => format!("{mean:+.2} ± {sd:.2}"),
+        (DELTA_M, Some(Stat { mean, .. })) => format!("{mean:+.2}"),
+        (_, Some(Stat { mean, std: Some(sd), .. })) => format!("{} ± {sd:.4}", number(*mean)),
+        (_, Some(Stat { mean, .. })) => number(*mean),
+    }
+}
+
+fn metric_header(name: &str) -> String {
+    if name == DELTA_M {
+        "Δm %".to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+/// The shortest dotted suffix of each name that no other name ends with, leaving out at most
+/// the stage's label (`train.weighting.k` → `weighting.k`, `train.lr` → `lr`).
+fn short_names(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| {
+            let parts: Vec<&str> = n.split('.').collect();
+            // A nested parameter keeps the name of what it is part of (`weighting.method`).
+            (2.min(parts.len().saturating_sub(1)).max(1)..=parts.len())
+                .map(|k| parts[parts.len() - k..].join("."))
+                .find(|suffix| names.iter().filter(|m| *m == suffix || m.ends_with(&format!(".{suffix}"))).count() == 1)
+                .unwrap_or_else(|| n.clone())
+        })
+        .collect()
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out += &line;
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line += word;
+    }
+    out + &line + "\n"
+}
+
+/// Parameter values longer than this are shortened in the text table (unless `--wide`).
+const VALUE_WIDTH: usize = 16;
+
+/// The text, CSV and Markdown forms of a `Shown`.
+pub struct ShownTables<'a> {
+    shown: &'a Shown,
 }
 
 impl Shown {
-    pub fn table(&self) -> Table {
+    pub fn table(&self) -> ShownTables<'_> {
+        ShownTables { shown: self }
+    }
+
+    /// All families in one table (CSV, Markdown): the row names tell the families apart.
+    fn flat(&self) -> Table {
         let mut header: Vec<String> = vec!["stage".into()];
         header.extend(self.params.iter().cloned());
         if self.folded {
             header.push("n".into());
         }
         header.extend(self.metrics.iter().cloned());
-        let mut t = Table { header, rows: Vec::new() };
+        let mut t = Table { header, rows: Vec::new(), whole: vec![0] };
         for r in &self.rows {
             let mut cells = vec![r.stage.clone()];
             cells.extend(self.params.iter().map(|p| r.params.get(p).cloned().unwrap_or_default()));
             if self.folded {
                 cells.push(r.keys.len().to_string());
             }
-            cells.extend(self.metrics.iter().map(|m| match r.metrics.get(m) {
-                None => "-".to_string(),
-                Some(Stat { mean, std: Some(s), .. }) => format!("{} ± {s:.4}", number(*mean)),
-                Some(Stat { mean, .. }) => number(*mean),
-            }));
+            cells.extend(self.metrics.iter().map(|m| metric_cell(m, r.metrics.get(m))));
             t.row(cells);
         }
         t
+    }
+
+    /// One family's text table, fitted to `width` unless `wide`: long values cut, then (if still
+    /// too wide) parameter names shortened to their shortest unique suffix and the parameters
+    /// that differ only between stages left out: first those every row's name shows, then from
+    /// the farthest, named on a last line.
+    fn family_text(&self, f: usize, width: usize, wide: bool) -> String {
+        let fam = &self.families[f];
+        let rows: Vec<&Row> = self.rows.iter().filter(|r| r.family == f).collect();
+        let build = |params: &[String], names: &[String]| -> Table {
+            let mut header: Vec<String> = vec!["stage".into()];
+            let (first, rest) = params.split_at(fam.distinguishing.min(params.len()));
+            let (first_names, rest_names) = names.split_at(first.len());
+            header.extend(first_names.iter().cloned());
+            if self.folded {
+                header.push("n".into());
+            }
+            header.extend(fam.metrics.iter().map(|m| metric_header(m)));
+            header.extend(rest_names.iter().cloned());
+            let mut t = Table { header, rows: Vec::new(), whole: vec![0] };
+            for r in &rows {
+                let cell = |p: &String| {
+                    let v = r.params.get(p).cloned().unwrap_or_default();
+                    if wide || v.chars().count() <= VALUE_WIDTH {
+                        v
+                    } else {
+                        v.chars().take(VALUE_WIDTH - 1).collect::<String>() + "…"
+                    }
+                };
+                let mut cells = vec![r.stage.clone()];
+                cells.extend(first.iter().map(cell));
+                if self.folded {
+                    cells.push(r.keys.len().to_string());
+                }
+                cells.extend(fam.metrics.iter().map(|m| metric_cell(m, r.metrics.get(m))));
+                cells.extend(rest.iter().map(cell));
+                t.row(cells);
+            }
+            t
+        };
+        // A parameter every row's name already shows (`evaluate.method` of `eval[AWMT,*]`) goes
+        // last: the first left out, and not named below the table.
+        let in_name = |p: &String| {
+            rows.iter().all(|r| {
+                let v = r.params.get(p).map(String::as_str).unwrap_or("-");
+                r.stage.split_once('[').is_some_and(|(_, rest)| rest.trim_end_matches(']').split(',').any(|part| part == v))
+            })
+        };
+        let (mut params, mut named): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+        for (i, p) in fam.params.iter().enumerate() {
+            if i >= fam.distinguishing && in_name(p) {
+                named.push(p.clone());
+            } else {
+                params.push(p.clone());
+            }
+        }
+        let mut by_name = named.len();
+        params.extend(named);
+        let mut names = params.clone();
+        let mut t = build(&params, &names);
+        let mut left_out: Vec<String> = Vec::new();
+        if !wide && t.width() > width {
+            names = short_names(&params);
+            t = build(&params, &names);
+            while t.width() > width && params.len() > fam.distinguishing {
+                let p = params.pop().unwrap_or_default();
+                if by_name > 0 {
+                    by_name -= 1;
+                } else {
+                    left_out.insert(0, p);
+                }
+                names.pop();
+                t = build(&params, &names);
+            }
+        }
+        let mut out = t.text(width, wide);
+        if !left_out.is_empty() {
+            out += &wrap(&format!("(also varying: {}; --wide shows them)", left_out.join(", ")), width);
+        }
+        out
+    }
+}
+
+impl ShownTables<'_> {
+    /// One table per family, each under its title when there are several.
+    pub fn text(&self, width: usize, wide: bool) -> String {
+        let s = self.shown;
+        let mut out = String::new();
+        for (f, fam) in s.families.iter().enumerate() {
+            if s.families.len() > 1 {
+                if f > 0 {
+                    out.push('\n');
+                }
+                out += &format!("{}\n", fam.title);
+            }
+            out += &s.family_text(f, width, wide);
+        }
+        out
+    }
+
+    pub fn csv(&self) -> String {
+        self.shown.flat().csv()
+    }
+
+    pub fn markdown(&self) -> String {
+        self.shown.flat().markdown()
     }
 }
 
@@ -391,21 +806,36 @@ pub fn number(x: f64) -> String {
 mod tests {
     use super::*;
 
-    fn variant(stage: &str, k: &str, seed: &str, acc: f64) -> Variant {
+    /// A variant of stage `score` on `data` with parameter k, a seed and one constant parameter
+    /// of an upstream stage.
+    fn variant(stage: &str, data: &str, k: &str, seed: &str, acc: f64) -> Variant {
+        let params: BTreeMap<String, String> = [
+            ("command.k".to_string(), k.to_string()),
+            ("command.seed".to_string(), seed.to_string()),
+            ("command.fixed".to_string(), "1".to_string()),
+            ("prep.rows".to_string(), if data == "a" { "100" } else { "200" }.to_string()),
+        ]
+        .into();
+        let depth = params.keys().map(|p| (p.clone(), usize::from(p.starts_with("prep")))).collect();
         Variant {
-            key: format!("{stage}-{k}-{seed}"),
+            key: format!("{data}-{stage}-{k}-{seed}"),
             stage: stage.into(),
-            params: [("command.k".to_string(), k.to_string()), ("command.seed".to_string(), seed.to_string()), ("command.fixed".to_string(), "1".to_string())].into(),
+            params,
             metrics: [("acc".to_string(), acc)].into(),
+            family: format!("prep_{data}"),
+            family_key: format!("prep_{data}@{data}"),
+            depth,
+            evaluated: None,
         }
     }
 
     #[test]
     fn seeds_fold_into_mean_and_std_and_only_varying_columns_show() {
-        let vs = vec![variant("s[a]", "1", "1", 0.5), variant("s[b]", "1", "2", 0.7), variant("s[c]", "2", "1", 0.9), variant("s[d]", "2", "2", 0.9)];
+        let vs = vec![variant("s[a]", "a", "1", "1", 0.5), variant("s[b]", "a", "1", "2", 0.7), variant("s[c]", "a", "2", "1", 0.9), variant("s[d]", "a", "2", "2", 0.9)];
         let shown = show(&vs, &ShowOptions { fold: true, ..Default::default() }).unwrap();
         assert_eq!(shown.params, ["command.k"]);
         assert_eq!(shown.rows.len(), 2);
+        assert_eq!(shown.rows[0].stage, "s[*]", "the members' names differ: folded to `*`");
         let acc = &shown.rows[0].metrics["acc"];
         assert!((acc.mean - 0.6).abs() < 1e-12 && (acc.std.unwrap() - 0.1414213562).abs() < 1e-9 && acc.n == 2);
         let text = shown.table().text(100, false);
@@ -418,5 +848,103 @@ mod tests {
         let only = show(&vs, &ShowOptions { fold: true, only: vec!["acc".into()], ..Default::default() }).unwrap();
         assert!(only.params.is_empty() && only.metrics == ["acc"]);
         assert!(show(&vs, &ShowOptions { sort: Some("nope".into()), ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn families_get_their_own_table_with_only_what_varies_inside_them() {
+        // Two data variants (families a and b), each with k ∈ {1, 2, 3} × seeds {1, 2}.
+        let mut vs = Vec::new();
+        for data in ["a", "b"] {
+            for k in ["1", "2", "3"] {
+                for seed in ["1", "2"] {
+                    let acc = k.parse::<f64>().unwrap() / 10.0 + seed.parse::<f64>().unwrap() / 100.0 + if data == "b" { 0.5 } else { 0.0 };
+                    vs.push(variant(&format!("score[{k},{seed}]"), data, k, seed, acc));
+                }
+            }
+        }
+        let shown = show(&vs, &ShowOptions { fold: true, ..Default::default() }).unwrap();
+        assert_eq!(shown.families.len(), 2);
+        assert_eq!(shown.rows.len(), 6);
+        for (f, fam) in shown.families.iter().enumerate() {
+            // `prep.rows` differs between the families, not inside one: no column.
+            assert_eq!(fam.params, ["command.k"], "{fam:?}");
+            let rows: Vec<&Row> = shown.rows.iter().filter(|r| r.family == f).collect();
+            assert_eq!(rows.iter().map(|r| r.stage.as_str()).collect::<Vec<_>>(), ["score[1,*]", "score[2,*]", "score[3,*]"]);
+            assert!(rows.iter().all(|r| r.metrics["acc"].n == 2));
+        }
+        assert!((shown.rows[3].metrics["acc"].mean - 0.615).abs() < 1e-12, "family b second: {:?}", shown.rows[3]);
+        let text = shown.table().text(100, false);
+        assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+        assert!(text.contains("score on prep_a\n") && text.contains("score on prep_b\n"), "{text}");
+        assert_eq!(text.lines().filter(|l| l.starts_with("stage")).count(), 2, "{text}");
+        assert!(!text.contains("seed") && !text.contains("fixed") && !text.contains("rows"), "{text}");
+    }
+
+    #[test]
+    fn a_set_variant_of_one_stage_comes_first_and_what_does_not_fit_is_named() {
+        // Rows of stage definitions `m[x]` (x tells them apart, like a method) with long
+        // upstream parameters; one definition run again with another `lr` (a `--set` variant).
+        let mut vs = Vec::new();
+        for (x, lr) in [("a", "0.1"), ("b", "0.1"), ("c", "0.1"), ("c", "0.2")] {
+            let mut v = variant(&format!("m[{x}]"), "a", "1", "1", 0.5);
+            v.key = format!("{x}-{lr}");
+            v.params.insert("train.lr".into(), lr.into());
+            v.depth.insert("train.lr".into(), 1);
+            for p in ["train.weighting.method", "train.augmentation.random_crop_padding", "train.other_long_parameter_name"] {
+                v.params.insert(p.into(), format!("{x}-value-that-is-quite-long"));
+                v.depth.insert(p.into(), 1);
+            }
+            vs.push(v);
+        }
+        let shown = show(&vs, &ShowOptions { fold: true, ..Default::default() }).unwrap();
+        let fam = &shown.families[0];
+        assert_eq!(fam.distinguishing, 1);
+        assert_eq!(fam.params[0], "train.lr", "{fam:?}");
+        let text = shown.table().text(60, false);
+        assert!(text.lines().all(|l| l.chars().count() <= 60), "{text}");
+        let header = text.lines().next().unwrap();
+        assert_eq!(header.split_whitespace().take(4).collect::<Vec<_>>(), ["stage", "lr", "n", "acc"], "{text}");
+        assert!(text.contains("(also varying: "), "{text}");
+        let wide = shown.table().text(60, true);
+        assert!(wide.contains("train.augmentation.random_crop_padding") && wide.contains("c-value-that-is-quite-long"), "{wide}");
+    }
+
+    #[test]
+    fn delta_m_is_the_compare_stages_over_the_separate_models() {
+        use crate::report::comparison::tests::run;
+        let evaluated = |stage: &str, method: &str, accs: &[(&str, f64)], single: bool| {
+            let mut v = variant(stage, "a", "1", &stage[stage.len() - 2..stage.len() - 1], 0.0);
+            v.key = stage.into();
+            v.params.insert("evaluate.method".into(), method.into());
+            v.evaluated = Some(run(stage, method, "celeba", accs, single).metrics);
+            v
+        };
+        let vs = vec![
+            evaluated("eval[Separate,1]", "Separate", &[("A", 0.8), ("B", 0.5)], true),
+            evaluated("eval[Separate,2]", "Separate", &[("A", 0.8), ("B", 0.5)], true),
+            evaluated("eval[MTL,1]", "MTL", &[("A", 0.88), ("B", 0.5)], false),
+            evaluated("eval[MTL,2]", "MTL", &[("A", 0.8), ("B", 0.55)], false),
+        ];
+        let shown = show(&vs, &ShowOptions { fold: true, ..Default::default() }).unwrap();
+        assert!(shown.metrics.contains(&DELTA_M.to_string()), "{:?}", shown.metrics);
+        let row = |name: &str| shown.rows.iter().find(|r| r.stage == name).unwrap();
+        // Seed 1: (0.88−0.8)/0.8 = 10 %, 0 → 5 %; seed 2: 0, (0.55−0.5)/0.5 = 10 % → 5 %.
+        let dm = &row("eval[MTL,*]").metrics[DELTA_M];
+        assert!((dm.mean - 5.0).abs() < 1e-9 && dm.std.unwrap().abs() < 1e-9 && dm.n == 2, "{dm:?}");
+        assert_eq!(row("eval[Separate,*]").metrics[DELTA_M].mean, 0.0);
+        assert!(shown.families[0].delta_m.as_deref().unwrap().contains("separate"), "{:?}", shown.families[0].delta_m);
+        let text = shown.table().text(100, false);
+        assert!(text.lines().next().unwrap().contains("Δm %") && text.contains("+5.00 ± 0.00"), "{text}");
+        // Without the separate models there is no Δm column.
+        let shown = show(&vs[2..], &ShowOptions { fold: true, ..Default::default() }).unwrap();
+        assert!(!shown.metrics.contains(&DELTA_M.to_string()));
+    }
+
+    #[test]
+    fn short_names_are_the_shortest_unique_suffixes() {
+        let names: Vec<String> = ["train.weighting.k", "train.k", "evaluate.method", "train.weighting.method"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(short_names(&names), ["weighting.k", "train.k", "evaluate.method", "weighting.method"]);
+        assert_eq!(folded_name(&["e[A,1]", "e[A,2]"]), "e[A,*]");
+        assert_eq!(folded_name(&["e[1]", "f[2]"]), "e");
     }
 }

@@ -49,6 +49,8 @@ pub fn find_run<'a>(runs: &'a [Run], id: &str) -> Result<&'a Run> {
 /// `awmt runs`: newest first, one line each.
 pub fn list_text(runs: &[Run]) -> String {
     let mut t = table::Table::new(&["run (UTC start)", "pipeline", "status", "ran", "cached", "failed", "wall", "slowest stage", "peak RSS"]);
+    // The id is what `awmt diff` and `awmt runs RUN` take: never shortened.
+    t.whole = vec![0];
     for r in runs.iter().rev() {
         let slowest = r
             .stages

@@ -5,19 +5,30 @@
 pub struct Table {
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
+    /// Columns `text` never shortens (ids a user copies into another command).
+    pub whole: Vec<usize>,
 }
 
 impl Table {
     pub fn new(header: &[&str]) -> Table {
-        Table { header: header.iter().map(|h| h.to_string()).collect(), rows: Vec::new() }
+        Table { header: header.iter().map(|h| h.to_string()).collect(), rows: Vec::new(), whole: Vec::new() }
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }
 
-    /// Aligned columns, two spaces apart. Unless `wide`, cells are shortened (longest first, down
-    /// to 15 characters, which keeps `0.1234 ± 0.0012` whole) until the table fits `width`, then the rightmost columns that still do
+    /// The width of `text` with nothing shortened.
+    pub fn width(&self) -> usize {
+        let len = |s: &str| s.chars().count();
+        let widths: Vec<usize> = (0..self.header.len())
+            .map(|c| std::iter::once(&self.header[c]).chain(self.rows.iter().filter_map(|r| r.get(c))).map(|s| len(s)).max().unwrap_or(0))
+            .collect();
+        widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1)
+    }
+
+    /// Aligned columns, two spaces apart. Unless `wide`, cells are shortened (longest first, but
+    /// never those of `whole` columns, down to 15 characters, which keeps `0.1234 ± 0.0012` whole) until the table fits `width`, then the rightmost columns that still do
     /// not fit are left out, with a last line saying how many.
     pub fn text(&self, width: usize, wide: bool) -> String {
         let ncol = self.header.len();
@@ -28,7 +39,7 @@ impl Table {
         let total = |w: &[usize]| w.iter().sum::<usize>() + 2 * w.len().saturating_sub(1);
         if !wide {
             while total(&widths) > width {
-                let (c, &w) = widths.iter().enumerate().max_by_key(|(_, w)| **w).expect("a column");
+                let Some((c, &w)) = widths.iter().enumerate().filter(|(c, _)| !self.whole.contains(c)).max_by_key(|(_, w)| **w) else { break };
                 if w <= 15 {
                     break;
                 }

@@ -299,7 +299,7 @@ impl StageKind for Report {
                 // The stage graph and the run's traces are drawn, not listed.
                 if let Some(obj) = v.as_object_mut() {
                     let graph: Vec<dag::GraphStage> = obj.remove("graph").and_then(|g| serde_json::from_value(g).ok()).unwrap_or_default();
-                    let traces: Vec<dag::Trace> = obj.remove("traces").and_then(|t| serde_json::from_value(t).ok()).unwrap_or_default();
+                    let traces: Vec<crate::trace_record::StageTrace> = obj.remove("traces").and_then(|t| serde_json::from_value(t).ok()).unwrap_or_default();
                     if !graph.is_empty() {
                         pipeline_svg = Some(dag::graph_svg(&graph));
                         timeline_svg = dag::timeline_svg(&traces);

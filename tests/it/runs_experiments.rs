@@ -74,6 +74,67 @@ fn exp_show_folds_seeds_and_shows_only_the_varying_parameter() {
     assert!(stderr(&bad).contains("no stage `nope`"), "{}", stderr(&bad));
 }
 
+/// Two data variants (`prep[a]`, `prep[b]`), each scored with k ∈ {1, 2, 3} × 2 seeds.
+const FAMILIES: &str = r#"
+name: families
+stages:
+  prep:
+    kind: command
+    foreach: {d: [a, b]}
+    cmd: echo ${d} > data_${d}.txt
+    outs: ["data_${d}.txt"]
+  score:
+    kind: command
+    foreach: {d: [a, b], k: [1, 2, 3], seed: [1, 2]}
+    cmd: 'mkdir -p m_${d}_${k}_${seed} && echo "{\"acc\": $(( AWMT_PARAM_K * 10 + AWMT_PARAM_SEED + AWMT_PARAM_OFFSET ))}" > m_${d}_${k}_${seed}/metrics.json'
+    deps: ["data_${d}.txt"]
+    params: {k: "${k}", seed: "${seed}", offset: 0, a_long_parameter_name_that_never_changes: 1}
+    outs: ["m_${d}_${k}_${seed}"]
+"#;
+
+#[test]
+fn exp_show_gives_each_data_variant_its_own_table_of_what_varies_inside_it() {
+    let p = Project::new();
+    p.write("p.yaml", FAMILIES);
+    let out = p.awmt(&["run", "p.yaml", "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = json(&p.awmt(&["exp", "show", "p.yaml", "--stage", "score", "--json"]));
+    let families = shown["families"].as_array().unwrap();
+    assert_eq!(families.len(), 2, "{shown}");
+    // A command stage reads the other's output as a file: the family is named by it.
+    for (f, data) in families.iter().zip(["data_a.txt", "data_b.txt"]) {
+        assert_eq!(f["title"], format!("score on {data}"));
+        assert_eq!(f["params"], serde_json::json!(["command.k"]), "seeds fold, nothing else varies: {f}");
+    }
+    let rows = shown["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["stage"].as_str().unwrap()).collect();
+    assert_eq!(names, ["score[a,1,*]", "score[a,2,*]", "score[a,3,*]", "score[b,1,*]", "score[b,2,*]", "score[b,3,*]"]);
+    for (row, k) in rows.iter().zip([1.0, 2.0, 3.0, 1.0, 2.0, 3.0]) {
+        assert_eq!(row["metrics"]["acc"]["n"], 2);
+        assert_eq!(row["metrics"]["acc"]["mean"].as_f64().unwrap(), k * 10.0 + 1.5);
+    }
+    let text = stdout(&p.awmt(&["exp", "show", "p.yaml", "--stage", "score"]));
+    assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2 * (1 + 1 + 3) + 1, "title, header and 3 rows per family, a blank line between: {text}");
+    assert_eq!(lines[0], "score on data_a.txt");
+    assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), ["stage", "n", "acc", "command.k"], "{text}");
+    // A `--set` variant of the scoring: in its family's table beside the old rows, its
+    // parameter first.
+    let out = p.awmt(&["run", "p.yaml", "-q", "--set", "stages.score.params.offset=100"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = json(&p.awmt(&["exp", "show", "p.yaml", "--stage", "score", "--json"]));
+    assert_eq!(shown["families"][0]["params"], serde_json::json!(["command.offset", "command.k"]), "{shown}");
+    assert_eq!(shown["families"][0]["distinguishing"], 1);
+    assert_eq!(shown["rows"].as_array().unwrap().len(), 12);
+    let best = json(&p.awmt(&["exp", "show", "p.yaml", "--stage", "score", "--sort", "acc", "--json"]));
+    assert_eq!(best["rows"][0]["stage"], "score[a,3,*]");
+    assert_eq!(best["rows"][0]["params"]["command.offset"], "100");
+    let text = stdout(&p.awmt(&["exp", "show", "p.yaml", "--stage", "score", "--no-fold"]));
+    assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+    assert!(text.contains("score[a,1,2]"), "{text}");
+}
+
 const TWO: &str = r#"
 name: two
 vars:
@@ -121,6 +182,32 @@ fn diff_names_exactly_the_changed_parameter_and_metric() {
     assert_eq!(names, ["command.lr"]);
     let mixed = p.awmt(&["diff", old, &key(&all[0])]);
     assert_eq!(mixed.status.code(), Some(2), "{}", stderr(&mixed));
+}
+
+#[test]
+fn diff_of_two_set_variants_names_exactly_the_changed_parameter_and_metrics() {
+    let p = Project::new();
+    p.write("p.yaml", TWO);
+    for lr in ["0.5", "0.75"] {
+        let out = p.awmt(&["run", "p.yaml", "-q", "--set", &format!("stages.train.params.lr={lr}")]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let all = runs(&p);
+    assert_eq!(all[0]["overrides"], serde_json::json!(["stages.train.params.lr=0.75"]));
+    let (new, old) = (all[0]["run"].as_str().unwrap(), all[1]["run"].as_str().unwrap());
+    let d = json(&p.awmt(&["diff", old, new, "--json"]));
+    let diffs = d.as_array().unwrap();
+    assert_eq!(diffs.len(), 1, "only `train` differs, `prep` was cached: {d}");
+    assert_eq!(diffs[0]["stage"], "train");
+    assert_eq!(diffs[0]["params"], serde_json::json!([{"name": "command.lr", "old": "0.5", "new": "0.75"}]));
+    assert_eq!(diffs[0]["inputs"], serde_json::json!([]));
+    let metrics = diffs[0]["metrics"].as_array().unwrap();
+    assert_eq!(metrics.len(), 1, "`n` is a count and unchanged: {d}");
+    assert_eq!((metrics[0]["name"].as_str(), metrics[0]["old"].as_f64(), metrics[0]["new"].as_f64()), (Some("acc"), Some(0.5), Some(0.75)));
+    assert!((metrics[0]["delta"].as_f64().unwrap() - 0.25).abs() < 1e-12);
+    let text = stdout(&p.awmt(&["diff", old, new]));
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.contains("command.lr") && text.contains("0.5 → 0.75") && text.contains("(+0.2500)"), "{text}");
 }
 
 #[test]
@@ -292,7 +379,7 @@ fn the_report_draws_the_pipeline_timeline_and_resources_in_headless_chromium() {
     assert!(p.awmt(&["run", "p.yaml", "-q", "-j", "2"]).status.success());
     let run = &runs(&p)[0];
     // The run record the orchestrator hands a report stage carries the graph and this run's traces.
-    let traces: Vec<dag::Trace> = serde_json::from_value(run["stages"].clone()).unwrap();
+    let traces: Vec<awmt::trace_record::StageTrace> = serde_json::from_value(run["stages"].clone()).unwrap();
     let mut graph: Vec<dag::GraphStage> =
         traces.iter().map(|t| serde_json::from_value(serde_json::json!({"name": t.stage, "group": "score", "kind": "command", "status": t.status})).unwrap()).collect();
     graph.push(serde_json::from_value(serde_json::json!({"name": "page", "group": "page", "kind": "report", "upstream": ["score[1,1]", "score[2,2]"]})).unwrap());
