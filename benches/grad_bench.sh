@@ -23,7 +23,9 @@ else
     BIN=$(ls -t target/release/deps/train_step-* | grep -v '\.d$' | head -1)
 fi
 OUT=$(mktemp)
-awmt_run() { "$BIN" "$MODEL" "$SIZE" "$STEPS" "$THREADS" --weighting="$1" ${2:+--mode=$2} | sed "s/}\$/,\"round\":$round}/" >> "$OUT"; }
+awmt_run() { # FAMO is loss-based: no --mode
+    local mode=$2; [ "$1" = famo ] && mode=
+    "$BIN" "$MODEL" "$SIZE" "$STEPS" "$THREADS" --weighting="$1" ${mode:+--mode=$mode} | sed "s/}\$/,\"round\":$round}/" >> "$OUT"; }
 ref_run() { "$PY" benches/grad_bench.py "$LIBMTL_DIR" "$MODEL" "$SIZE" "$STEPS" "$THREADS" "$1" "$2" | sed "s/}\$/, \"round\": $round}/" >> "$OUT" || echo "reference $1 ($2) failed" >&2; }
 pair() { # awmt-name reference-name mode
     if [ $((round % 2)) = 1 ]; then awmt_run "$1" "$3"; ref_run "$2" "$3"; else ref_run "$2" "$3"; awmt_run "$1" "$3"; fi
