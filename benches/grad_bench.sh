@@ -9,11 +9,15 @@
 # Each round runs every pair back to back, the order of the two sides flipped every round, so both
 # see the same machine load; the summary gives each side's median over the rounds and the median
 # of the per-round ratios (awmt / reference), the figure to quote on a loaded machine.
-# Usage: benches/grad_bench.sh [model] [size] [steps] [threads] [rounds]  (defaults small_cnn 32 10 1 5)
+# Usage: benches/grad_bench.sh [model] [size] [steps] [threads] [rounds] [cheap_steps]
+#   (defaults small_cnn 32 10 1 5 and 10 × steps: the timed iterations of `equal` and FAMO, whose
+#   iterations are ~20× cheaper, so that their timings are not dominated by noise)
+# GRAD_BENCH_ONLY="equal famo ..." (awmt names) restricts the run to those rows.
 # Needs: benches/bench_python.sh's Python (the bench venv, or $PYTHON); AWMT_TRAIN_BENCH_BIN or a cargo build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL=${1:-small_cnn}; SIZE=${2:-32}; STEPS=${3:-10}; THREADS=${4:-1}; ROUNDS=${5:-5}
+MODEL=${1:-small_cnn}; SIZE=${2:-32}; STEPS=${3:-10}; THREADS=${4:-1}; ROUNDS=${5:-5}; CHEAP_STEPS=${6:-$((10 * STEPS))}
+ONLY=${GRAD_BENCH_ONLY:-}
 . benches/bench_python.sh
 bench_python || exit 1
 if [ -n "${AWMT_TRAIN_BENCH_BIN:-}" ]; then
@@ -23,11 +27,14 @@ else
     BIN=$(ls -t target/release/deps/train_step-* | grep -v '\.d$' | head -1)
 fi
 OUT=$(mktemp)
+steps_of() { case $1 in equal|EW|famo|FAMO) echo "$CHEAP_STEPS" ;; *) echo "$STEPS" ;; esac; }
 awmt_run() { # FAMO is loss-based: no --mode
+    if [ -n "$ONLY" ] && [[ " $ONLY " != *" $1 "* ]]; then return 0; fi
     local mode=$2; [ "$1" = famo ] && mode=
-    "$BIN" "$MODEL" "$SIZE" "$STEPS" "$THREADS" --weighting="$1" ${mode:+--mode=$mode} | sed "s/}\$/,\"round\":$round}/" >> "$OUT"; }
-ref_run() { "$PY" benches/grad_bench.py "$LIBMTL_DIR" "$MODEL" "$SIZE" "$STEPS" "$THREADS" "$1" "$2" | sed "s/}\$/, \"round\": $round}/" >> "$OUT" || echo "reference $1 ($2) failed" >&2; }
+    "$BIN" "$MODEL" "$SIZE" "$(steps_of "$1")" "$THREADS" --weighting="$1" ${mode:+--mode=$mode} | sed "s/}\$/,\"round\":$round}/" >> "$OUT"; }
+ref_run() { "$PY" benches/grad_bench.py "$LIBMTL_DIR" "$MODEL" "$SIZE" "$(steps_of "$1")" "$THREADS" "$1" "$2" | sed "s/}\$/, \"round\": $round}/" >> "$OUT" || echo "reference $1 ($2) failed" >&2; }
 pair() { # awmt-name reference-name mode
+    if [ -n "$ONLY" ] && [[ " $ONLY " != *" $1 "* ]]; then return 0; fi
     if [ $((round % 2)) = 1 ]; then awmt_run "$1" "$3"; ref_run "$2" "$3"; else ref_run "$2" "$3"; awmt_run "$1" "$3"; fi
 }
 for round in $(seq "$ROUNDS"); do
