@@ -11,8 +11,8 @@
 //! iteration t's training batch after the SGD step, one forward pass without gradient per
 //! iteration (same dropout masks), so δ measures only what the step did. `next_batch` compares
 //! with iteration t+1's batch losses instead and saves that pass, but then δ also carries the
-//! difference between the two batches: with 10 images per batch that difference is of the order
-//! of the step's own effect, so ξ follows noise more. Both are deterministic and resumable.
+//! difference between the two batches, which with small batches can be as large as the step's own
+//! effect, so ξ follows sampling noise more. Both are deterministic and resumable.
 use anyhow::Result;
 
 use super::FamoUpdate;
