@@ -1,9 +1,19 @@
-"""PyTorch eager + LibMTL reference for the gradient methods' per-iteration cost: the same work as
+"""PyTorch eager references for the gradient methods' per-iteration cost: the same work as
 `benches/train_step.rs --weighting=NAME [--mode=...]` (small_cnn or a ResNet with frozen BN and
 one FC to 40 binary tasks, 10 validation images forward without gradient, 10 training images
-forward, the per-task square losses, LibMTL's `backward` of the method, SGD with momentum).
+forward, the per-task square losses, the method's backward, SGD with momentum).
 
-usage: grad_bench.py <libmtl dir> <model> <size> <steps> <threads> <LibMTL method> <parameters|representation>
+usage: grad_bench.py <libmtl dir> <model> <size> <steps> <threads> <method> <parameters|representation>
+<method>, and whose code runs it:
+- EW, MGDA, PCGrad, GradNorm, IMTL: LibMTL 1.1.5's weighting classes as published.
+- CAGrad: LibMTL 1.1.5's CAGrad with its hard-coded three-task reshapes made task-count-free
+  (libmtl_check.generalise_cagrad; as published it cannot run 40 tasks).
+- NashMTL, AlignedMTL (in no LibMTL release on PyPI): LibMTL's per-task gradient plumbing
+  (AbsWeighting._get_grads / _backward_new_grads) around torchjd 0.18's ports of the authors'
+  code (Nash-MTL: 20 convex-concave iterations with cvxpy/ECOS, max_norm 1; Aligned-MTL: the
+  balance transformation on the Gram matrix).
+- FAMO: benches/famo_reference.py, written from the paper (one backward, then the same batch
+  forward again without gradient after the step, as the paper's Algorithm 1 and awmt's default).
 Prints one JSON line like the Rust bench. LibMTL's weighting modules are loaded without its
 package __init__ (see libmtl_check.py). In `representation` mode each task's head (its row of the
 FC) gets its own detached copy of the trunk output, as LibMTL's architectures do.
@@ -17,8 +27,9 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
-from libmtl_check import load_weighting  # noqa: E402
-from train_bench import small_cnn, TASKS, BATCH, WARMUP  # noqa: E402
+from famo_reference import FamoReference  # noqa: E402
+from libmtl_check import generalise_cagrad, load_weighting  # noqa: E402
+from train_bench import build_net, TASKS, BATCH, WARMUP  # noqa: E402
 
 KWARGS = {
     "MGDA": {"mgda_gn": "none"},
@@ -27,7 +38,38 @@ KWARGS = {
     "GradNorm": {"alpha": 1.5},
     "IMTL": {},
     "EW": {},
+    "NashMTL": {},
+    "AlignedMTL": {},
 }
+
+
+def torchjd_method(get, which):
+    """A LibMTL-style weighting whose weights come from torchjd's port of `which`."""
+    import warnings
+
+    warnings.filterwarnings("ignore")  # cvxpy's DPP notice on every solve
+    from torchjd.aggregation._aligned_mtl import AlignedMTLWeighting
+    from torchjd.aggregation._nash_mtl import _NashMTLWeighting
+
+    class Aggregated(get("abstract_weighting").AbsWeighting):
+        def init_param(self):
+            if which == "NashMTL":
+                self.weights_of = _NashMTLWeighting(self.task_num, 1.0, 1, 20)
+            else:
+                ones = torch.ones(self.task_num)
+                aligned = AlignedMTLWeighting(pref_vector=ones)
+                self.weights_of = lambda grads: aligned(grads @ grads.t())
+
+        def backward(self, losses, **kwargs):
+            grads = self._get_grads(losses, mode="backward")
+            per_grads = None
+            if self.rep_grad:
+                per_grads, grads = grads
+            w = self.weights_of(grads)
+            self._backward_new_grads(w, per_grads=per_grads, grads=grads)
+            return w.detach().cpu().numpy()
+
+    return Aggregated
 
 
 def main():
@@ -35,18 +77,7 @@ def main():
     size, steps, threads = int(size), int(steps), int(threads)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    if model_name == "small_cnn":
-        net = small_cnn()
-    else:
-        import torchvision
-
-        net = getattr(torchvision.models, model_name)(weights=None)
-        net.fc = torch.nn.Linear(net.fc.in_features, TASKS)
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.eval()
-            m.weight.requires_grad_(False)
-            m.bias.requires_grad_(False)
+    net = build_net(model_name)
     if model_name == "small_cnn":
         trunk, fc = net[:-1], net[-1]
     else:
@@ -57,7 +88,16 @@ def main():
     params = shared + list(fc.parameters())
     opt = torch.optim.SGD(params, lr=1e-4, momentum=0.9, weight_decay=5e-4)
 
-    w = load_weighting(root + "/LibMTL")(method)()
+    get = load_weighting(root + "/LibMTL")
+    if method == "FAMO":
+        famo = FamoReference(TASKS)
+        w = get("EW")()  # only its attributes are set below; FAMO's step does not call it
+    elif method == "CAGrad":
+        w = get("CAGrad", generalise_cagrad)()
+    elif method in ("NashMTL", "AlignedMTL"):
+        w = torchjd_method(get, method)()
+    else:
+        w = get(method)()
     names = [f"t{j}" for j in range(TASKS)]
     w.task_num, w.device, w.rep_grad, w.epoch, w.task_name = TASKS, "cpu", mode == "representation", 1, names
     w.get_share_params = lambda: shared
@@ -91,8 +131,15 @@ def main():
             out = fc(rep)
         losses = 0.5 * ((out - y_train) ** 2).sum(0) / BATCH
         losses.tolist()
-        w.backward(losses, **KWARGS[method])
-        opt.step()
+        if method == "FAMO":
+            (famo.weights(losses.detach()).float() * losses).sum().backward()
+            opt.step()
+            with torch.no_grad():
+                after = 0.5 * ((fc(trunk(x_train)) - y_train) ** 2).sum(0) / BATCH
+            famo.update(after)
+        else:
+            w.backward(losses, **KWARGS[method])
+            opt.step()
         opt.zero_grad(set_to_none=False)
 
     for _ in range(WARMUP):
@@ -101,7 +148,7 @@ def main():
     for _ in range(steps):
         step()
     secs = time.perf_counter() - start
-    print(json.dumps({"impl": "libmtl", "weighting": method, "mode": mode, "model": model_name, "size": size,
+    print(json.dumps({"impl": "reference", "weighting": method, "mode": mode, "model": model_name, "size": size,
                       "threads": threads, "steps": steps, "seconds": round(secs, 3),
                       "ms_per_step": round(1000 * secs / steps, 2)}))
 

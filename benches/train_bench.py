@@ -30,6 +30,24 @@ def small_cnn():
     return torch.nn.Sequential(*layers)
 
 
+def build_net(model_name):
+    """small_cnn or torchvision's ResNet with a single FC to TASKS outputs, frozen BN (stored
+    statistics, affine parameters not trained): the release configuration."""
+    if model_name == "small_cnn":
+        net = small_cnn()
+    else:
+        import torchvision  # only the ResNets need it
+
+        net = getattr(torchvision.models, model_name)(weights=None)
+        net.fc = torch.nn.Linear(net.fc.in_features, TASKS)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.eval()
+            m.weight.requires_grad_(False)
+            m.bias.requires_grad_(False)
+    return net
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     flags = {a.split("=")[0]: (a.split("=") + [""])[1] for a in sys.argv[1:] if a.startswith("--")}
@@ -39,20 +57,7 @@ def main():
     channels_last = "--channels-last" in flags
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    if model_name == "small_cnn":
-        net = small_cnn()
-    else:
-        import torchvision  # only the ResNets need it
-
-        net = getattr(torchvision.models, model_name)(weights=None)
-        net.fc = torch.nn.Linear(net.fc.in_features, TASKS)
-    # Frozen BN: stored statistics, affine parameters not trained.
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.eval()
-            m.weight.requires_grad_(False)
-            m.bias.requires_grad_(False)
-    net = net.to(device)
+    net = build_net(model_name).to(device)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     params = [p for p in net.parameters() if p.requires_grad]

@@ -130,6 +130,10 @@ fn main() {
             weighting.objective(&losses, &lambda).backward();
         }
         sgd.step(1e-4);
+        if weighting.needs_losses_after_step() {
+            let after = tch::no_grad(|| loss.task_loss_sums(&layout, &net.forward(&x_train, Some(t)), &train_labels)) * (1.0 / BATCH as f64);
+            weighting.after_step(&Vec::<f64>::try_from(after.to_kind(Kind::Double)).unwrap());
+        }
     };
     for t in 0..WARMUP {
         step(t as u64 + 1);

@@ -276,7 +276,8 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
         // Training half: L_j = (1/N_tr) Σ_i ℓ_ij.
         let train_labels = BatchLabels::gather(&layout, &train_data.labels, &train_idx, device);
         let grad_mode = weighting.as_gradient().map(|g| g.mode());
-        let fwd = gradient::backward::forward(&net, &train_data.images.batch(&train_idx), dropout_seed, grad_mode);
+        let train_images = train_data.images.batch(&train_idx);
+        let fwd = gradient::backward::forward(&net, &train_images, dropout_seed, grad_mode);
         let losses = loss_cfg.task_loss_sums(&layout, &fwd.outputs, &train_labels) * inv_batch;
         let train_values = values(&losses);
         for (j, name) in task_names.iter().enumerate() {
@@ -310,6 +311,11 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
             warnings.push(w);
         }
         sgd.step(lr);
+        if weighting.needs_losses_after_step() {
+            // FAMO's paper variant: the same batch (and dropout masks) after the step.
+            let after = tch::no_grad(|| loss_cfg.task_loss_sums(&layout, &net.forward(&train_images, Some(dropout_seed)), &train_labels)) * inv_batch;
+            weighting.after_step(&values(&after));
+        }
         log.push(&train_values, &v, &lambda, lr);
 
         let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len().max(1) as f64;

@@ -20,7 +20,7 @@ use tch::{Device, Kind, Tensor};
 
 #[cfg(feature = "torch")]
 use crate::rng::{derive_seed, Rng};
-use super::gradient::spec::{self as gspec, GradMode, MgdaNormalization};
+use super::gradient::spec::{self as gspec, FamoUpdate, GradMode, MgdaNormalization};
 #[cfg(feature = "torch")]
 use super::gradient::GradientMethod;
 
@@ -135,6 +135,10 @@ pub enum WeightingSpec {
         w_lr: f64,
         #[serde(default = "gspec::default_famo_gamma")]
         gamma: f64,
+        /// Which losses FAMO's weight update compares with: the same batch after the step (the
+        /// paper's, one more forward pass) or the next iteration's batch (no extra pass).
+        #[serde(default = "gspec::default_famo_update")]
+        update: FamoUpdate,
     },
 }
 
@@ -203,10 +207,7 @@ impl WeightingSpec {
             WeightingSpec::Cagrad { c, rescale, .. } => {
                 gspec::check_nonnegative("c", *c)?;
                 if *rescale > 2 {
-                    return Err(format!("rescale must be 0 (none), 1 (divide by 1 + c²) or 2 (divide by c), not {rescale}"));
-                }
-                if *rescale == 2 && *c == 0.0 {
-                    return Err("rescale: 2 divides by c, so c must be positive".into());
+                    return Err(format!("rescale must be 0 (none), 1 (divide by 1 + c²) or 2 (divide by 1 + c), not {rescale}"));
                 }
             }
             WeightingSpec::Gradnorm { alpha, .. } => gspec::check_nonnegative("alpha", *alpha)?,
@@ -216,7 +217,7 @@ impl WeightingSpec {
                     return Err("update_every must be at least 1 iteration".into());
                 }
             }
-            WeightingSpec::Famo { w_lr, gamma } => {
+            WeightingSpec::Famo { w_lr, gamma, .. } => {
                 gspec::check_positive("w_lr", *w_lr)?;
                 gspec::check_nonnegative("gamma", *gamma)?;
             }
@@ -337,6 +338,16 @@ pub trait Weighting: Send {
     fn take_warnings(&mut self) -> Vec<String> {
         Vec::new()
     }
+
+    /// Whether the method reads this iteration's training losses again after the SGD step, on the
+    /// same batch (FAMO's paper variant): the loop then runs one more forward pass without
+    /// gradient and hands them to [`Weighting::after_step`].
+    fn needs_losses_after_step(&self) -> bool {
+        false
+    }
+
+    /// This iteration's per-task training losses re-evaluated after the SGD step.
+    fn after_step(&mut self, _losses: &[f64]) {}
 
     /// A gradient-based method (`train::gradient`): λ from [`Weighting::weights`] is then ignored
     /// and the update comes from the per-task gradients instead.
@@ -700,7 +711,11 @@ mod tests {
             parse(serde_json::json!("cagrad")).unwrap(),
             WeightingSpec::Cagrad { mode: GradMode::Parameters, c: 0.5, rescale: 1 }
         );
-        assert_eq!(parse(serde_json::json!("famo")).unwrap(), WeightingSpec::Famo { w_lr: 0.025, gamma: 0.001 });
+        assert_eq!(parse(serde_json::json!("famo")).unwrap(), WeightingSpec::Famo { w_lr: 0.025, gamma: 0.001, update: FamoUpdate::SameBatch });
+        assert_eq!(
+            parse(serde_json::json!({"method": "famo", "update": "next_batch"})).unwrap(),
+            WeightingSpec::Famo { w_lr: 0.025, gamma: 0.001, update: FamoUpdate::NextBatch }
+        );
         assert_eq!(
             parse(serde_json::json!({"method": "mgda", "mode": "representation", "normalization": "loss_plus"})).unwrap(),
             WeightingSpec::Mgda { mode: GradMode::Representation, normalization: MgdaNormalization::LossPlus }
@@ -710,7 +725,6 @@ mod tests {
         let bad = |v: serde_json::Value| parse(v).unwrap().validate().unwrap_err();
         assert!(bad(serde_json::json!({"method": "cagrad", "c": -1.0})).contains("c must"));
         assert!(bad(serde_json::json!({"method": "cagrad", "rescale": 3})).contains("rescale"));
-        assert!(bad(serde_json::json!({"method": "cagrad", "rescale": 2, "c": 0.0})).contains("c must be positive"));
         assert!(bad(serde_json::json!({"method": "nash_mtl", "update_every": 0})).contains("update_every"));
         assert!(bad(serde_json::json!({"method": "famo", "w_lr": 0.0})).contains("w_lr"));
     }

@@ -57,6 +57,21 @@ fn every_method_trains_in_both_modes_with_finite_lambda() {
 }
 
 #[test]
+fn famo_update_variants_differ() {
+    // `same_batch` (the paper's: the batch re-evaluated after the step) and `next_batch` move the
+    // task logits by different δ, so from iteration 2 on their λ differ; both are finite.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    train_support::write_prepared(&data, 16, [40, 20, 10], 3);
+    let same = run(&data, &tmp.path().join("same"), serde_json::json!({"method": "famo", "update": "same_batch"}), serde_json::json!({}));
+    let next = run(&data, &tmp.path().join("next"), serde_json::json!({"method": "famo", "update": "next_batch"}), serde_json::json!({}));
+    assert!(same.iter().chain(&next).all(|r| r.4.is_finite()));
+    let lambda = |log: &[(u64, String, f64, f64, f64, f64)], t: u64| log.iter().filter(|r| r.0 == t).map(|r| r.4).collect::<Vec<f64>>();
+    assert_eq!(lambda(&same, 1), lambda(&next, 1), "iteration 1 has no update yet");
+    assert_ne!(lambda(&same, 3), lambda(&next, 3));
+}
+
+#[test]
 fn a_gradient_method_learns() {
     // MGDA-UB on the learnable synthetic tasks: the mean training loss of the last iterations is
     // below that of the first.

@@ -101,5 +101,8 @@ fn resume_is_bit_identical_with_a_seeded_gradient_method_and_famo() {
     check_resume(serde_json::json!({
         "iterations": 9, "checkpoint_every": 5, "weighting": {"method": "gradnorm", "mode": "representation"},
     }));
-    check_resume(serde_json::json!({"iterations": 9, "checkpoint_every": 5, "weighting": "famo"}));
+    // FAMO's paper variant re-evaluates each batch after the step (with its dropout masks); the
+    // other compares with the next batch and so carries the last losses across the checkpoint.
+    check_resume(serde_json::json!({"iterations": 9, "checkpoint_every": 5, "dropout": 0.5, "hidden": 8, "weighting": "famo"}));
+    check_resume(serde_json::json!({"iterations": 9, "checkpoint_every": 5, "weighting": {"method": "famo", "update": "next_batch"}}));
 }

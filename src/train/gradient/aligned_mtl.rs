@@ -5,20 +5,16 @@
 //! is d = Σ_i ĝ_i = Σ_j w_j g_j with w = column sums of B. The Gram matrix holds the whole
 //! problem: B needs only K. All-zero gradients (rank 0) give w = 1 (d = 0).
 
-use anyhow::Result;
-
 use super::linalg::symmetric_eigen;
 use super::{GradMode, GradientMethod, Gram, StepInfo};
-use crate::train::weighting::{Weighting, WeightingState};
 
 pub struct AlignedMtl {
-    m: usize,
     mode: GradMode,
 }
 
 impl AlignedMtl {
-    pub fn new(m: usize, mode: GradMode) -> AlignedMtl {
-        AlignedMtl { m, mode }
+    pub fn new(mode: GradMode) -> AlignedMtl {
+        AlignedMtl { mode }
     }
 }
 
@@ -66,29 +62,12 @@ impl GradientMethod for AlignedMtl {
     }
 }
 
-impl Weighting for AlignedMtl {
-    fn weights(&mut self, _t: u64, _train: &[f64], _val: &[f64]) -> Vec<f64> {
-        vec![1.0; self.m]
-    }
-    fn state(&self) -> WeightingState {
-        WeightingState::default()
-    }
-    fn load_state(&mut self, _state: &WeightingState) -> Result<()> {
-        Ok(())
-    }
-    fn as_gradient(&mut self) -> Option<&mut dyn GradientMethod> {
-        Some(self)
-    }
-}
 
 #[cfg(test)]
 mod tests {
+    use super::super::linalg::close;
     use super::super::combine;
     use super::*;
-
-    fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < tol)
-    }
 
     #[test]
     fn dominant_orthogonal_pair_by_hand() {
@@ -97,6 +76,9 @@ mod tests {
         let w = aligned_weights(&Gram::of(&g));
         assert!(close(&w, &[0.5, 1.0], 1e-12), "{w:?}");
         assert!(close(&combine(&g, &w), &[1.0, 1.0], 1e-12));
+        // Three orthogonal gradients of norms 1, 2, 3: B = diag(1, ½, ⅓) (torchjd: the same).
+        let w = aligned_weights(&Gram::of(&[vec![1.0, 0.0, 0.0], vec![0.0, 2.0, 0.0], vec![0.0, 0.0, 3.0]]));
+        assert!(close(&w, &[1.0, 0.5, 1.0 / 3.0], 1e-12), "{w:?}");
     }
 
     #[test]

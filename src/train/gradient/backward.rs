@@ -59,13 +59,17 @@ pub fn backward(method: &mut dyn GradientMethod, net: &Net, fwd: &Forward, losse
     let m = train.len();
     let name = method.name();
     let trained = net.store.trained();
-    let rows: Vec<Tensor>;
+    if m == 0 {
+        return Ok(Vec::new());
+    }
+    let g: Tensor;
     let mut shapes: Vec<(Tensor, Vec<i64>)> = Vec::new();
     match &fwd.rep {
         Some((_, leaf)) => {
             // Heads only: ∂L_j/∂z' for each task (M passes through the head), then the head's own
             // gradient of Σ L_j.
-            rows = (0..m).map(|j| grads_of(&losses.get(j as i64), std::slice::from_ref(leaf), true)[0].reshape([-1])).collect();
+            let rows: Vec<Tensor> = (0..m).map(|j| grads_of(&losses.get(j as i64), std::slice::from_ref(leaf), true)[0].reshape([-1])).collect();
+            g = Tensor::stack(&rows, 0);
             let head: Vec<Tensor> = trained.iter().filter(|(n, _)| n.starts_with("head.")).map(|(_, p)| p.shallow_clone()).collect();
             let head_grads = grads_of(&losses.sum(Kind::Float), &head, false);
             accumulate(&head, &head_grads);
@@ -77,24 +81,27 @@ pub fn backward(method: &mut dyn GradientMethod, net: &Net, fwd: &Forward, losse
             let specific: Vec<Tensor> = specific.into_iter().map(|(_, p)| p.shallow_clone()).collect();
             let inputs: Vec<Tensor> = shared.iter().chain(&specific).map(|p| p.shallow_clone()).collect();
             let mut specific_sum: Vec<Tensor> = specific.iter().map(|p| p.zeros_like()).collect();
-            let mut r = Vec::with_capacity(m);
+            // Each task's gradient goes straight into its row of one [M, P] matrix (one copy, no
+            // per-task temporaries the size of the model).
+            let sizes: Vec<i64> = shared.iter().map(|p| p.numel() as i64).collect();
+            let all = Tensor::empty([m as i64, sizes.iter().sum()], (shared.first().map_or(Kind::Float, |p| p.kind()), losses.device()));
             for j in 0..m {
-                let g = grads_of(&losses.get(j as i64), &inputs, j + 1 < m);
-                let flat: Vec<Tensor> = g[..shared.len()].iter().map(|x| x.reshape([-1])).collect();
-                r.push(Tensor::cat(&flat, 0));
-                for (acc, x) in specific_sum.iter_mut().zip(&g[shared.len()..]) {
+                let grads = grads_of(&losses.get(j as i64), &inputs, j + 1 < m);
+                let row = all.get(j as i64);
+                let mut offset = 0;
+                for (x, n) in grads[..shared.len()].iter().zip(&sizes) {
+                    row.narrow(0, offset, *n).copy_(&x.reshape([-1]));
+                    offset += n;
+                }
+                for (acc, x) in specific_sum.iter_mut().zip(&grads[shared.len()..]) {
                     *acc = &*acc + x;
                 }
             }
-            rows = r;
+            g = all;
             accumulate(&specific, &specific_sum);
             shapes = shared.iter().map(|p| (p.shallow_clone(), p.size())).collect();
         }
     }
-    if m == 0 || rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let g = Tensor::stack(&rows, 0);
     let k = g.matmul(&g.tr()).to_kind(Kind::Double).to_device(Device::Cpu);
     let gram = Gram::new(m, Vec::<f64>::try_from(k.reshape([-1]))?);
     if gram.k.iter().any(|x| !x.is_finite()) {

@@ -1,28 +1,26 @@
 //! CAGrad (Liu et al., "Conflict-Averse Gradient Descent for Multi-task Learning", NeurIPS 2021):
 //! with g0 = (1/M) Σ_j g_j and φ = c²‖g0‖², find w = argmin_{w ∈ simplex} g_wᵀg0 + √φ ‖g_w‖
 //! (g_w = Σ_j w_j g_j), then d = g0 + (√φ / ‖g_w‖) g_w, divided by 1 + c² (`rescale: 1`, the
-//! default), by c (`rescale: 2`) or not at all (`rescale: 0`). In Gram terms, LibMTL's exact
-//! arithmetic: ‖g0‖ = √(mean K + 1e-8), √φ = c‖g0‖ + 1e-8, objective wᵀK(1/M) + √φ·√(wᵀKw + 1e-8).
-//! The convex subproblem is solved by projected gradient with backtracking on the simplex.
+//! default), by 1 + c (`rescale: 2`) or not at all (`rescale: 0`), as the authors' code and
+//! LibMTL rescale. In Gram terms, LibMTL's exact arithmetic: ‖g0‖ = √(mean K + 1e-8),
+//! √φ = c‖g0‖ + 1e-8, objective wᵀK(1/M) + √φ·√(wᵀKw + 1e-8). The convex subproblem is solved
+//! by projected gradient with backtracking on the simplex (LibMTL: scipy's SLSQP from w = 1/M;
+//! benches/libmtl_check.py compares the two).
 //! Effective weights: w_eff,j = (1/M + (√φ/‖g_w‖)·w_j) / rescale; when g_w = 0 (every gradient
 //! zero, or the hull contains 0) the correction term is dropped instead of dividing by zero.
 
-use anyhow::Result;
-
 use super::linalg::project_simplex;
 use super::{GradMode, GradientMethod, Gram, StepInfo};
-use crate::train::weighting::{Weighting, WeightingState};
 
 pub struct CaGrad {
-    m: usize,
     mode: GradMode,
     c: f64,
     rescale: u8,
 }
 
 impl CaGrad {
-    pub fn new(m: usize, mode: GradMode, c: f64, rescale: u8) -> CaGrad {
-        CaGrad { m, mode, c, rescale }
+    pub fn new(mode: GradMode, c: f64, rescale: u8) -> CaGrad {
+        CaGrad { mode, c, rescale }
     }
 }
 
@@ -78,8 +76,7 @@ pub fn cagrad_weights(gram: &Gram, c: f64, rescale: u8) -> Vec<f64> {
     let divide = match rescale {
         0 => 1.0,
         1 => 1.0 + c * c,
-        _ if c > 0.0 => c,
-        _ => 1.0,
+        _ => 1.0 + c,
     };
     w.iter().map(|wj| (1.0 / m as f64 + lmbda * wj) / divide).collect()
 }
@@ -96,29 +93,12 @@ impl GradientMethod for CaGrad {
     }
 }
 
-impl Weighting for CaGrad {
-    fn weights(&mut self, _t: u64, _train: &[f64], _val: &[f64]) -> Vec<f64> {
-        vec![1.0; self.m]
-    }
-    fn state(&self) -> WeightingState {
-        WeightingState::default()
-    }
-    fn load_state(&mut self, _state: &WeightingState) -> Result<()> {
-        Ok(())
-    }
-    fn as_gradient(&mut self) -> Option<&mut dyn GradientMethod> {
-        Some(self)
-    }
-}
 
 #[cfg(test)]
 mod tests {
+    use super::super::linalg::close;
     use super::super::combine;
     use super::*;
-
-    fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < tol)
-    }
 
     #[test]
     fn orthogonal_pair_by_hand() {
@@ -130,6 +110,22 @@ mod tests {
         // rescale 0: 0.75 each; c = 0 is the plain mean.
         assert!(close(&cagrad_weights(&Gram::of(&g), 0.5, 0), &[0.75, 0.75], 1e-6));
         assert!(close(&cagrad_weights(&Gram::of(&g), 0.0, 1), &[0.5, 0.5], 1e-6));
+    }
+
+    #[test]
+    fn three_orthonormal_tasks_and_every_rescale_by_hand() {
+        // K = I₃: by symmetry w = ⅓ each, g_w = g0, ‖g0‖ = 1/√3, √φ = c/√3 → λ = c = ½;
+        // d = (1 + ½) g0 = ½·(1, 1, 1) before rescaling: ÷1.25 → 0.4 each, ÷1.5 → ⅓ each.
+        // (benches/libmtl_check.py: LibMTL 1.1.5's CAGrad gives the same d.)
+        let g = vec![vec![1.0, 0.0, 0.0], vec![0.0, 1.0, 0.0], vec![0.0, 0.0, 1.0]];
+        let k = Gram::of(&g);
+        assert!(close(&cagrad_weights(&k, 0.5, 1), &[0.4; 3], 1e-6));
+        assert!(close(&cagrad_weights(&k, 0.5, 2), &[1.0 / 3.0; 3], 1e-6));
+        assert!(close(&cagrad_weights(&k, 0.5, 0), &[0.5; 3], 1e-6));
+        // Aligned, one dominant, three tasks: g = (2,0), (1,0), (1,0): F grows with w1, so g_w =
+        // (1, 0) whatever w2 : w3; g0 = (4/3, 0), √φ = ⅔ → d = (4/3 + ⅔)/1.25 = (1.6, 0).
+        let g = vec![vec![2.0, 0.0], vec![1.0, 0.0], vec![1.0, 0.0]];
+        assert!(close(&combine(&g, &cagrad_weights(&Gram::of(&g), 0.5, 1)), &[1.6, 0.0], 1e-6));
     }
 
     #[test]

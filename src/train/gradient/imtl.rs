@@ -6,20 +6,16 @@
 //! learned loss scales are not included. When D Uᵀ is singular (parallel gradients, where every
 //! convex combination is impartial) α = 1/M each instead of LibMTL's inverse of a singular matrix.
 
-use anyhow::Result;
-
 use super::linalg::solve;
 use super::{GradMode, GradientMethod, Gram, StepInfo};
-use crate::train::weighting::{Weighting, WeightingState};
 
 pub struct Imtl {
-    m: usize,
     mode: GradMode,
 }
 
 impl Imtl {
-    pub fn new(m: usize, mode: GradMode) -> Imtl {
-        Imtl { m, mode }
+    pub fn new(mode: GradMode) -> Imtl {
+        Imtl { mode }
     }
 }
 
@@ -65,29 +61,12 @@ impl GradientMethod for Imtl {
     }
 }
 
-impl Weighting for Imtl {
-    fn weights(&mut self, _t: u64, _train: &[f64], _val: &[f64]) -> Vec<f64> {
-        vec![1.0; self.m]
-    }
-    fn state(&self) -> WeightingState {
-        WeightingState::default()
-    }
-    fn load_state(&mut self, _state: &WeightingState) -> Result<()> {
-        Ok(())
-    }
-    fn as_gradient(&mut self) -> Option<&mut dyn GradientMethod> {
-        Some(self)
-    }
-}
 
 #[cfg(test)]
 mod tests {
+    use super::super::linalg::close;
     use super::super::combine;
     use super::*;
-
-    fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < tol)
-    }
 
     #[test]
     fn two_tasks_by_hand() {

@@ -8,11 +8,8 @@
 //! vertex, the paper's Algorithm 1 takes it (γ = 0 or 1); the authors' code, and so LibMTL, clamps
 //! γ to [0.001, 0.999] there — awmt follows the paper (benches/libmtl_check.py shows the 0.001).
 
-use anyhow::Result;
-
 use super::linalg::min_norm_simplex;
 use super::{GradMode, GradientMethod, Gram, MgdaNormalization, StepInfo};
-use crate::train::weighting::{Weighting, WeightingState};
 
 /// Normalisers below this count as zero (a zero gradient or loss is left unscaled).
 const TINY: f64 = 1e-12;
@@ -56,33 +53,16 @@ impl GradientMethod for Mgda {
     }
 }
 
-impl Weighting for Mgda {
-    fn weights(&mut self, _t: u64, _train: &[f64], _val: &[f64]) -> Vec<f64> {
-        vec![1.0; self.m]
-    }
-    fn state(&self) -> WeightingState {
-        WeightingState::default()
-    }
-    fn load_state(&mut self, _state: &WeightingState) -> Result<()> {
-        Ok(())
-    }
-    fn as_gradient(&mut self) -> Option<&mut dyn GradientMethod> {
-        Some(self)
-    }
-}
 
 #[cfg(test)]
 mod tests {
+    use super::super::linalg::close;
     use super::super::{combine, Gram, StepInfo};
     use super::*;
 
     fn run(grads: &[Vec<f64>], norm: MgdaNormalization, losses: &[f64]) -> Vec<f64> {
         let mut m = Mgda::new(grads.len(), GradMode::Parameters, norm);
         m.combine(&StepInfo { t: 1, losses, lr: 0.1 }, &Gram::of(grads))
-    }
-
-    fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < tol)
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub mod nash_mtl;
 #[cfg(feature = "torch")]
 pub mod pcgrad;
 
-pub use spec::{GradMode, MgdaNormalization};
+pub use spec::{FamoUpdate, GradMode, MgdaNormalization};
 
 /// What a gradient method sees besides the Gram matrix.
 #[derive(Debug, Clone, Copy)]
@@ -137,18 +137,40 @@ pub trait GradientMethod: Send {
 }
 
 #[cfg(feature = "torch")]
+/// The `Weighting` side of a gradient method that keeps no state between iterations (MGDA,
+/// CAGrad, IMTL, Aligned-MTL): λ from `weights` is ignored (all ones), nothing to checkpoint, and
+/// the update comes from [`GradientMethod::combine`].
+pub struct Stateless<G>(pub G);
+
+#[cfg(feature = "torch")]
+impl<G: GradientMethod> super::weighting::Weighting for Stateless<G> {
+    fn weights(&mut self, _t: u64, train: &[f64], _val: &[f64]) -> Vec<f64> {
+        vec![1.0; train.len()]
+    }
+    fn state(&self) -> super::weighting::WeightingState {
+        super::weighting::WeightingState::default()
+    }
+    fn load_state(&mut self, _state: &super::weighting::WeightingState) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn as_gradient(&mut self) -> Option<&mut dyn GradientMethod> {
+        Some(&mut self.0)
+    }
+}
+
+#[cfg(feature = "torch")]
 /// The weighting state of a gradient method, when `spec` names one.
 pub fn build(spec: &super::weighting::WeightingSpec, tasks: usize, seed: u64) -> Option<Box<dyn super::weighting::Weighting>> {
     use super::weighting::WeightingSpec as W;
     Some(match *spec {
-        W::Mgda { mode, normalization } => Box::new(mgda::Mgda::new(tasks, mode, normalization)),
+        W::Mgda { mode, normalization } => Box::new(Stateless(mgda::Mgda::new(tasks, mode, normalization))),
         W::Pcgrad { mode } => Box::new(pcgrad::PcGrad::new(tasks, mode, seed)),
-        W::Cagrad { mode, c, rescale } => Box::new(cagrad::CaGrad::new(tasks, mode, c, rescale)),
+        W::Cagrad { mode, c, rescale } => Box::new(Stateless(cagrad::CaGrad::new(mode, c, rescale))),
         W::Gradnorm { mode, alpha } => Box::new(gradnorm::GradNorm::new(tasks, mode, alpha)),
-        W::Imtl { mode } => Box::new(imtl::Imtl::new(tasks, mode)),
+        W::Imtl { mode } => Box::new(Stateless(imtl::Imtl::new(mode))),
         W::NashMtl { mode, max_norm, update_every } => Box::new(nash_mtl::NashMtl::new(tasks, mode, max_norm, update_every)),
-        W::AlignedMtl { mode } => Box::new(aligned_mtl::AlignedMtl::new(tasks, mode)),
-        W::Famo { w_lr, gamma } => Box::new(famo::Famo::new(tasks, w_lr, gamma)),
+        W::AlignedMtl { mode } => Box::new(Stateless(aligned_mtl::AlignedMtl::new(mode))),
+        W::Famo { w_lr, gamma, update } => Box::new(famo::Famo::new(tasks, w_lr, gamma, update)),
         _ => return None,
     })
 }

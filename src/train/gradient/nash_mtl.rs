@@ -1,13 +1,16 @@
 //! Nash-MTL (Navon et al., "Multi-Task Learning as a Bargaining Game", ICML 2022): the update
-//! d = Σ_j α_j g_j with α the Nash bargaining solution, K̂ α = 1/α (elementwise, α > 0), where
-//! K̂ = K/‖K‖_F is the Gram matrix normalised as the authors' code does. That equation is the
-//! stationarity condition of the strictly convex f(α) = ½αᵀK̂α − Σ_j log α_j, solved here exactly
-//! by damped Newton steps (the paper approximates it by a few convex-concave iterations). When f
-//! is unbounded below (a zero gradient, or 0 in the interior of the gradients' hull: opposite
-//! gradients) there is no solution, and, as the authors' code does when its solver fails, the
-//! previous α is kept (ones at the start) with a warning. α is recomputed every `update_every`
-//! iterations; the shared update's norm ‖d‖ is then clipped to `max_norm` (0: no clipping; in
-//! `representation` mode the clip is on the representation's gradient).
+//! d = Σ_j α_j g_j with α the Nash bargaining solution, K α = 1/α (elementwise, α > 0), i.e.
+//! every task gets g_j·d = 1/α_j. That equation is the stationarity condition of the strictly
+//! convex f(α) = ½αᵀKα − Σ_j log α_j, solved here exactly by damped Newton steps (the paper
+//! approximates it by a few convex-concave iterations, cross-checked against torchjd's port of
+//! the authors' code in benches/libmtl_check.py). For conditioning the Newton steps run on
+//! K̂ = K/‖K‖_F, as the authors' code normalises it; their constraints multiply the normaliser
+//! back in, so the α they return solves the raw K α = 1/α, and so does this one: α = α̂/√‖K‖_F.
+//! When f is unbounded below (a zero gradient, or 0 in the interior of the gradients' hull:
+//! opposite gradients) there is no solution, and, as the authors' code does when its solver
+//! fails, the previous α is kept (ones at the start) with a warning. α is recomputed every
+//! `update_every` iterations; the shared update's norm ‖d‖ is then clipped to `max_norm` (0: no
+//! clipping; in `representation` mode the clip is on the representation's gradient).
 
 use anyhow::Result;
 
@@ -37,7 +40,7 @@ impl NashMtl {
     }
 }
 
-/// The Nash bargaining α of the normalised Gram matrix, or None when there is none.
+/// The Nash bargaining α (K α = 1/α), or None when there is none.
 pub fn nash_alpha(gram: &Gram) -> Option<Vec<f64>> {
     let m = gram.m;
     let fro = gram.k.iter().map(|x| x * x).sum::<f64>().sqrt();
@@ -45,6 +48,9 @@ pub fn nash_alpha(gram: &Gram) -> Option<Vec<f64>> {
         return None;
     }
     let k = Gram::new(m, gram.k.iter().map(|x| x / fro).collect());
+    // K̂ α̂ = 1/α̂ ⇔ K (α̂/√‖K‖) = 1/(α̂/√‖K‖).
+    let root = fro.sqrt();
+    let unnormalised = |a: Vec<f64>| a.into_iter().map(|x| x / root).collect::<Vec<f64>>();
     let f = |a: &[f64]| 0.5 * k.quad(a) - a.iter().map(|x| x.ln()).sum::<f64>();
     let mut alpha = vec![1.0; m];
     let mut fa = f(&alpha);
@@ -58,7 +64,7 @@ pub fn nash_alpha(gram: &Gram) -> Option<Vec<f64>> {
         let step = solve(&hess, &grad.iter().map(|g| -g).collect::<Vec<f64>>(), 0.0)?;
         let decrement: f64 = -grad.iter().zip(&step).map(|(g, s)| g * s).sum::<f64>();
         if decrement < 1e-20 {
-            return Some(alpha);
+            return Some(unnormalised(alpha));
         }
         // Stay inside α > 0, then backtrack until f decreases enough (Armijo).
         let mut t = 1.0f64;
@@ -77,7 +83,7 @@ pub fn nash_alpha(gram: &Gram) -> Option<Vec<f64>> {
             }
             t *= 0.5;
             if t < 1e-20 {
-                return Some(alpha);
+                return Some(unnormalised(alpha));
             }
         }
         if alpha.iter().any(|a| !(a.is_finite() && *a < UNBOUNDED)) {
@@ -140,11 +146,8 @@ impl Weighting for NashMtl {
 
 #[cfg(test)]
 mod tests {
+    use super::super::linalg::close;
     use super::*;
-
-    fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < tol)
-    }
 
     fn info(t: u64) -> StepInfo<'static> {
         StepInfo { t, losses: &[1.0, 1.0], lr: 0.1 }
@@ -152,29 +155,39 @@ mod tests {
 
     #[test]
     fn orthogonal_and_dominant_by_hand() {
-        // K = I, ‖K‖ = √2: α_j²/√2 = 1 → α_j = 2^¼; with max_norm 1, ‖d‖ = 2^¼·√2 → α = (1/√2, 1/√2).
+        // K = I: α_j² = 1 → α = (1, 1) (torchjd's port of the authors' code: the same); with
+        // max_norm 1, ‖d‖ = √2 → α = (1/√2, 1/√2).
         let k = Gram::of(&[vec![1.0, 0.0], vec![0.0, 1.0]]);
-        let q = 2f64.powf(0.25);
-        assert!(close(&nash_alpha(&k).unwrap(), &[q, q], 1e-9));
-        assert!(close(&NashMtl::new(2, GradMode::Parameters, 0.0, 1).combine(&info(1), &k), &[q, q], 1e-9));
+        assert!(close(&nash_alpha(&k).unwrap(), &[1.0, 1.0], 1e-9));
+        assert!(close(&NashMtl::new(2, GradMode::Parameters, 0.0, 1).combine(&info(1), &k), &[1.0, 1.0], 1e-9));
         let r = 0.5f64.sqrt();
         assert!(close(&NashMtl::new(2, GradMode::Parameters, 1.0, 1).combine(&info(1), &k), &[r, r], 1e-9));
-        // g1 = (2,0), g2 = (0,1): K = diag(4,1), ‖K‖ = √17: α = (17^¼/2, 17^¼): α_j g_j have equal norm.
+        // g1 = (2,0), g2 = (0,1): α = (½, 1): α_j g_j have equal norm.
         let k = Gram::of(&[vec![2.0, 0.0], vec![0.0, 1.0]]);
-        let q = 17f64.powf(0.25);
-        assert!(close(&nash_alpha(&k).unwrap(), &[q / 2.0, q], 1e-9));
+        assert!(close(&nash_alpha(&k).unwrap(), &[0.5, 1.0], 1e-9));
+        // Small gradients: g1 = (0.1, 0), g2 = (0, 0.2): α = (10, 5), whatever ‖K‖ (a solution on
+        // the normalised K̂ alone would give (10, 5)·√‖K‖ = (2.03, 1.02)). ‖d‖ = √2 → with
+        // max_norm 0 unclipped.
+        let k = Gram::of(&[vec![0.1, 0.0], vec![0.0, 0.2]]);
+        assert!(close(&nash_alpha(&k).unwrap(), &[10.0, 5.0], 1e-7));
     }
 
     #[test]
     fn parallel_conflicting_and_degenerate() {
-        // Identical gradients: K̂ = ½[[1,1],[1,1]] → (α1 + α2)/2 = 1/α_j → α = (1, 1).
-        assert!(close(&nash_alpha(&Gram::of(&[vec![1.0, 0.0], vec![1.0, 0.0]])).unwrap(), &[1.0, 1.0], 1e-9));
-        // Conflicting but not opposite: a solution exists and satisfies K̂α = 1/α.
-        let k = Gram::of(&[vec![1.0, 0.0], vec![-1.0, 1.0]]);
-        let a = nash_alpha(&k).unwrap();
-        let fro = k.k.iter().map(|x| x * x).sum::<f64>().sqrt();
-        let ka = k.times(&a);
-        assert!(ka.iter().zip(&a).all(|(x, y)| (x / fro - 1.0 / y).abs() < 1e-9), "{a:?}");
+        // Identical gradients: K = [[1,1],[1,1]] → α1 + α2 = 1/α_j → α = (1/√2, 1/√2).
+        let r = 0.5f64.sqrt();
+        assert!(close(&nash_alpha(&Gram::of(&[vec![1.0, 0.0], vec![1.0, 0.0]])).unwrap(), &[r, r], 1e-9));
+        // Conflicting but not opposite: a solution exists and satisfies K α = 1/α.
+        for g in [vec![vec![1.0, 0.0], vec![-1.0, 1.0]], vec![vec![1.0, 0.0, 0.0], vec![-0.5, 1.0, 0.0], vec![0.3, 0.2, 1.0]]] {
+            let k = Gram::of(&g);
+            let a = nash_alpha(&k).unwrap();
+            let ka = k.times(&a);
+            assert!(ka.iter().zip(&a).all(|(x, y)| (x - 1.0 / y).abs() < 1e-9), "{a:?}");
+        }
+        // The three-task case above against torchjd 0.18's port of the authors' convex-concave
+        // solver (benches/libmtl_check.py prints it): α = (1.18348, 1.14255, 0.77586).
+        let a = nash_alpha(&Gram::of(&[vec![1.0, 0.0, 0.0], vec![-0.5, 1.0, 0.0], vec![0.3, 0.2, 1.0]])).unwrap();
+        assert!(close(&a, &[1.18348095, 1.14254762, 0.77585959], 1e-5), "{a:?}");
         // Opposite, one zero, all zero: no solution → previous α (ones), finite, with a warning.
         for g in [[vec![1.0, 1.0], vec![-1.0, -1.0]], [vec![1.0, 2.0], vec![0.0, 0.0]], [vec![0.0, 0.0], vec![0.0, 0.0]]] {
             let k = Gram::of(&g);

@@ -28,6 +28,18 @@ pub enum MgdaNormalization {
     LossPlus,
 }
 
+/// Which losses FAMO's task-logit update compares this iteration's with (see `famo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FamoUpdate {
+    /// The same training batch re-evaluated after the SGD step (Liu et al.'s Algorithm 1; one
+    /// forward pass without gradient per iteration).
+    SameBatch,
+    /// The next iteration's batch (no extra pass; the change then mixes the step's effect with
+    /// the difference between two batches).
+    NextBatch,
+}
+
 pub fn default_mode() -> GradMode {
     GradMode::Parameters
 }
@@ -59,6 +71,10 @@ pub fn default_famo_w_lr() -> f64 {
 }
 pub fn default_famo_gamma() -> f64 {
     0.001
+}
+/// The paper's FAMO update.
+pub fn default_famo_update() -> FamoUpdate {
+    FamoUpdate::SameBatch
 }
 
 /// A parameter that must be a finite number ≥ 0 (`what` names it).
