@@ -219,7 +219,7 @@ impl StageKind for Synth {
                     test_fraction: p.test_fraction.unwrap_or(0.1),
                     jpeg_quality: p.jpeg_quality,
                     examples: p.examples,
-                    rates: rates.clone(),
+                    rates,
                 };
                 (pool.install(|| synth::generate_faces(&release, &fp))?, "faces", fp.images)
             }
@@ -235,7 +235,7 @@ impl StageKind for Synth {
                     label_noise: p.label_noise,
                     jpeg_quality: p.jpeg_quality,
                     examples: p.examples,
-                    rates: rates.clone(),
+                    rates,
                 };
                 let g = pool.install(|| synth::generate_pedestrians(&release, &pp))?;
                 let n = pp.identities * pp.images_per_identity + pp.identities.div_ceil(2) * pp.query_per_identity + pp.distractors;

@@ -59,6 +59,23 @@ pub struct Table1Row {
     pub reference: String,
 }
 
+impl Table1Row {
+    /// A row with one given number and no seeds, std or Δm (a published or majority-class row).
+    fn fixed(method: String, kind: String, mean_accuracy_pct: Option<f64>, reference: String) -> Table1Row {
+        Table1Row {
+            method,
+            kind,
+            mean_accuracy_pct,
+            std_pct: None,
+            seeds: None,
+            ma_pct: None,
+            delta_m_pct: None,
+            delta_m_std: None,
+            reference,
+        }
+    }
+}
+
 /// Table 1's rows: the published means (filtered by `published`), then the measured methods.
 pub fn table1(
     baselines: &Baselines,
@@ -71,17 +88,7 @@ pub fn table1(
         .table1
         .iter()
         .filter(|r| published.includes(&r.method))
-        .map(|r| Table1Row {
-            method: r.method.clone(),
-            kind: PUBLISHED.to_string(),
-            mean_accuracy_pct: Some(r.mean_accuracy),
-            std_pct: None,
-            seeds: None,
-            ma_pct: None,
-            delta_m_pct: None,
-            delta_m_std: None,
-            reference: r.source.clone(),
-        })
+        .map(|r| Table1Row::fixed(r.method.clone(), PUBLISHED.to_string(), Some(r.mean_accuracy), r.source.clone()))
         .collect();
     for g in groups {
         let acc = g.stat(runs, |m| m.mean_accuracy);
@@ -102,17 +109,7 @@ pub fn table1(
     // Last: the floor every measured row is read against.
     let all: Vec<&Group> = groups.iter().collect();
     if let (Some(first), Some(rate)) = (groups.first(), mean_majority_rate(runs, &all, &attributes(runs, &all))) {
-        rows.push(Table1Row {
-            method: MAJORITY.into(),
-            kind: majority_kind(&first.source),
-            mean_accuracy_pct: pct(Some(rate)),
-            std_pct: None,
-            seeds: None,
-            ma_pct: None,
-            delta_m_pct: None,
-            delta_m_std: None,
-            reference: MAJORITY_REFERENCE.into(),
-        });
+        rows.push(Table1Row::fixed(MAJORITY.into(), majority_kind(&first.source), pct(Some(rate)), MAJORITY_REFERENCE.into()));
     }
     rows
 }
@@ -171,6 +168,26 @@ pub struct Table2Row {
     pub reference: String,
 }
 
+impl Table2Row {
+    /// A row with given Market and Duke numbers and no seeds, std or Δm (published, majority class).
+    fn fixed(method: String, kind: String, market_pct: Option<f64>, duke_pct: Option<f64>, reference: String) -> Table2Row {
+        Table2Row {
+            method,
+            kind,
+            market_pct,
+            market_std: None,
+            duke_pct,
+            duke_std: None,
+            seeds: None,
+            delta_m_market_pct: None,
+            delta_m_market_std: None,
+            delta_m_duke_pct: None,
+            delta_m_duke_std: None,
+            reference,
+        }
+    }
+}
+
 /// Table 2's rows: published first, then one row per (method, data source), Market and Duke
 /// runs of a method side by side.
 pub fn table2(
@@ -184,20 +201,7 @@ pub fn table2(
         .table2
         .iter()
         .filter(|r| published.includes(&r.method))
-        .map(|r| Table2Row {
-            method: r.method.clone(),
-            kind: PUBLISHED.to_string(),
-            market_pct: r.market,
-            market_std: None,
-            duke_pct: r.duke,
-            duke_std: None,
-            seeds: None,
-            delta_m_market_pct: None,
-            delta_m_market_std: None,
-            delta_m_duke_pct: None,
-            delta_m_duke_std: None,
-            reference: r.source.clone(),
-        })
+        .map(|r| Table2Row::fixed(r.method.clone(), PUBLISHED.to_string(), r.market, r.duke, r.source.clone()))
         .collect();
     let mut keys: Vec<(String, String)> = Vec::new();
     for g in groups {
@@ -237,20 +241,7 @@ pub fn table2(
     if let Some(first) = groups.first() {
         let (m, d) = (rate("market"), rate("duke"));
         if m.is_some() || d.is_some() {
-            rows.push(Table2Row {
-                method: MAJORITY.into(),
-                kind: majority_kind(&first.source),
-                market_pct: pct(m),
-                market_std: None,
-                duke_pct: pct(d),
-                duke_std: None,
-                seeds: None,
-                delta_m_market_pct: None,
-                delta_m_market_std: None,
-                delta_m_duke_pct: None,
-                delta_m_duke_std: None,
-                reference: MAJORITY_REFERENCE.into(),
-            });
+            rows.push(Table2Row::fixed(MAJORITY.into(), majority_kind(&first.source), pct(m), pct(d), MAJORITY_REFERENCE.into()));
         }
     }
     rows
