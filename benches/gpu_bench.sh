@@ -3,7 +3,10 @@
 #  1. training-step throughput, ResNet-50 @ 224×224, batch 10 + 10 (as benches/train_bench.sh),
 #     awmt vs PyTorch eager, fp32 / bf16 / bf16 + channels-last, and the projected wall time of
 #     the paper's CelebA protocol (130,000 iterations);
-#  2. the `train` stage itself on the GPU (benches/gpu_check.yaml: bf16, channels-last).
+#  2. packing: 1, 4 and 8 such trainings at once on the one GPU (images/s per training and in
+#     total, and the projected wall time of Table 1's 42 trainings);
+#  3. the `train` and `evaluate` stages themselves on the GPU (benches/gpu_check.yaml: bf16,
+#     channels-last).
 #
 # Here (builds target/gpu/: stripped awmt, awmt-worker, train_step, packed as target/gpu.tar.xz):
 #   make gpu-bench-bin
@@ -46,6 +49,20 @@ for flags in "--precision=fp32" "--precision=bf16" "--precision=bf16 --channels-
   done
 done
 
+# Packing (issue 15): P trainings at once on the one GPU, as `resources: {gpus: 1/P}` places them;
+# bf16 + channels-last, each on 2 CPU threads. images/s per training and in total.
+PACKED="$RESULTS/packed.jsonl"
+: >"$PACKED"
+for P in 1 4 8; do
+  pids=()
+  for i in $(seq "$P"); do
+    "$BIN/train_step" resnet50 224 "$STEPS" 2 --device=cuda --precision=bf16 --channels-last \
+      | sed "s/^{/{\"packed\":$P,/" >>"$PACKED" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || echo "a packed training ($P at once) FAILED"; done
+done
+
 # The real stage, end to end (its log and summary come back under $RESULTS).
 start=$(date +%s)
 AWMT_GPU_ITERATIONS=${AWMT_GPU_ITERATIONS:-300} "$BIN/awmt" run benches/gpu_check.yaml --cache "$PWD/.gpu-cache" \
@@ -75,6 +92,15 @@ if os.path.exists(summary):
     t = s.get("timing", {})
     lines.append(f"\ntrain stage (benches/gpu_check.yaml): {s.get('iterations')} iterations, "
                  f"{t.get('images_per_second', 0):,.0f} images/s, wall {t.get('wall_seconds', 0):.1f} s, device {s.get('device')}")
+packed = [json.loads(l) for l in open(os.path.join(sys.argv[2], "packed.jsonl")) if l.startswith("{")]
+if packed:
+    lines += ["", "| trainings at once on one GPU (bf16 + channels-last) | img/s per training | img/s in total | 42 × 130k iterations |",
+              "|---:|---:|---:|---:|"]
+    for p in sorted({r["packed"] for r in packed}):
+        runs = [r["images_per_second"] for r in packed if r["packed"] == p]
+        total = sum(runs)
+        hours = 42 * 130000 * 20 / total / 3600
+        lines.append(f"| {p} ({len(runs)} finished) | {total / len(runs):,.0f} | {total:,.0f} | {hours:.1f} h |")
 text = "\n".join(lines)
 print(text)
 open(os.path.join(sys.argv[2], "summary.md"), "w").write(text + "\n")

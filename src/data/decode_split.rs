@@ -3,6 +3,7 @@
 
 use std::io::Write as _;
 use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use anyhow::{bail, Context as _, Result};
 use rayon::prelude::*;
@@ -27,11 +28,59 @@ pub fn decode_split(
     // Fail before creating anything if the decoder cannot be loaded.
     drop(ImageLoader::new(decoder)?);
     let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
-    let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
     let per = height * width * 3;
-    let mut buf = vec![0u8; CHUNK.min(images.len().max(1)) * per];
+    let capacity = CHUNK.min(images.len().max(1)) * per;
+    // Two buffers: one being decoded into while a writer thread writes the other, so the disk
+    // never waits for the decoders nor the decoders for the disk (at 224×224 the full CelebA is
+    // 30 GB, about as long to write as to decode).
+    let (to_writer, from_decoder) = std::sync::mpsc::sync_channel::<(Vec<u8>, Vec<bool>)>(1);
+    let (to_decoder, from_writer) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|scope| -> Result<Vec<(usize, String)>> {
+        let writer = scope.spawn(move || -> Result<()> {
+            let mut writer = file;
+            for (bytes, ok) in from_decoder {
+                // Runs of decoded images in one write each (a whole chunk when nothing was skipped).
+                let mut k = 0;
+                while k < ok.len() {
+                    let end = k + ok[k..].iter().take_while(|&&o| o == ok[k]).count();
+                    if ok[k] {
+                        writer.write_all(&bytes[k * per..end * per]).with_context(|| format!("writing {}", out.display()))?;
+                    }
+                    k = end;
+                }
+                // The decoder may have stopped (an error); then nobody needs the buffer back.
+                let _ = to_decoder.send(bytes);
+            }
+            Ok(())
+        });
+        let decoded = decode_chunks(root, images, height, width, decoder, skip, capacity, &to_writer, &from_writer);
+        drop(to_writer);
+        let written = writer.join().map_err(|_| anyhow::anyhow!("the thread writing {} panicked", out.display()))?;
+        // A decode error explains more than the write error it may have caused.
+        let skipped = decoded?;
+        written?;
+        Ok(skipped)
+    })
+}
+
+/// Decodes `images` chunk by chunk into buffers (a fresh one for each of the first two chunks,
+/// then those the writer hands back) and sends each with its per-image success mask to the writer.
+#[allow(clippy::too_many_arguments)]
+fn decode_chunks(
+    root: &Path,
+    images: &[String],
+    height: usize,
+    width: usize,
+    decoder: JpegDecoder,
+    skip: bool,
+    capacity: usize,
+    to_writer: &SyncSender<(Vec<u8>, Vec<bool>)>,
+    from_writer: &Receiver<Vec<u8>>,
+) -> Result<Vec<(usize, String)>> {
+    let per = height * width * 3;
     let mut skipped = Vec::new();
     for (c, chunk) in images.chunks(CHUNK).enumerate() {
+        let mut buf = if c < 2 { vec![0u8; capacity] } else { from_writer.recv().map_err(|_| anyhow::anyhow!("the writer stopped"))? };
         let bytes = &mut buf[..chunk.len() * per];
         let results: Vec<Result<()>> = bytes
             .par_chunks_mut(per)
@@ -54,13 +103,12 @@ pub fn decode_split(
                 if bad.len() > 10 { format!("\n  … and {} more", bad.len() - 10) } else { String::new() }
             );
         }
-        for (k, r) in results.iter().enumerate() {
-            if r.is_ok() {
-                writer.write_all(&bytes[k * per..(k + 1) * per]).with_context(|| format!("writing {}", out.display()))?;
-            }
+        let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+        if to_writer.send((buf, ok)).is_err() {
+            // The writer failed; its error is the one to report.
+            break;
         }
         skipped.extend(bad.into_iter().map(|(k, m)| (c * CHUNK + k, m)));
     }
-    writer.flush().with_context(|| format!("writing {}", out.display()))?;
     Ok(skipped)
 }
