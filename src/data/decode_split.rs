@@ -3,7 +3,6 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender};
 
 use anyhow::{bail, Context as _, Result};
 use rayon::prelude::*;
@@ -53,7 +52,50 @@ pub fn decode_split(
             }
             Ok(())
         });
-        let decoded = decode_chunks(root, images, height, width, decoder, skip, capacity, &to_writer, &from_writer);
+        // Decodes chunk by chunk into buffers (a fresh one for each of the first two chunks, then
+        // those the writer hands back) and sends each with its per-image success mask.
+        let decode = || -> Result<Vec<(usize, String)>> {
+            let mut skipped = Vec::new();
+            for (c, chunk) in images.chunks(CHUNK).enumerate() {
+                let mut buf = match c {
+                    0 | 1 => vec![0u8; capacity],
+                    // The writer failed (its error is the one to report) or hands back a buffer.
+                    _ => match from_writer.recv() {
+                        Ok(buf) => buf,
+                        Err(_) => break,
+                    },
+                };
+                let bytes = &mut buf[..chunk.len() * per];
+                let results: Vec<Result<()>> = bytes
+                    .par_chunks_mut(per)
+                    .zip(chunk.par_iter())
+                    .map_init(
+                        || ImageLoader::new(decoder),
+                        |loader, (dst, image)| match loader {
+                            Ok(loader) => loader.load_resized(&root.join(image), height, width, dst),
+                            Err(e) => Err(anyhow::anyhow!("{e:#}")),
+                        },
+                    )
+                    .collect();
+                let bad: Vec<(usize, String)> =
+                    results.iter().enumerate().filter_map(|(k, r)| r.as_ref().err().map(|e| (k, format!("{e:#}")))).collect();
+                if !bad.is_empty() && !skip {
+                    bail!(
+                        "{} image(s) could not be decoded:\n  {}{}\nrepair or remove them, or set `on_bad_image: skip` on this stage to leave them out (they are listed in skipped.json)",
+                        bad.len(),
+                        bad.iter().take(10).map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("\n  "),
+                        if bad.len() > 10 { format!("\n  … and {} more", bad.len() - 10) } else { String::new() }
+                    );
+                }
+                let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+                if to_writer.send((buf, ok)).is_err() {
+                    break;
+                }
+                skipped.extend(bad.into_iter().map(|(k, m)| (c * CHUNK + k, m)));
+            }
+            Ok(skipped)
+        };
+        let decoded = decode();
         drop(to_writer);
         let written = writer.join().map_err(|_| anyhow::anyhow!("the thread writing {} panicked", out.display()))?;
         // A decode error explains more than the write error it may have caused.
@@ -61,54 +103,4 @@ pub fn decode_split(
         written?;
         Ok(skipped)
     })
-}
-
-/// Decodes `images` chunk by chunk into buffers (a fresh one for each of the first two chunks,
-/// then those the writer hands back) and sends each with its per-image success mask to the writer.
-#[allow(clippy::too_many_arguments)]
-fn decode_chunks(
-    root: &Path,
-    images: &[String],
-    height: usize,
-    width: usize,
-    decoder: JpegDecoder,
-    skip: bool,
-    capacity: usize,
-    to_writer: &SyncSender<(Vec<u8>, Vec<bool>)>,
-    from_writer: &Receiver<Vec<u8>>,
-) -> Result<Vec<(usize, String)>> {
-    let per = height * width * 3;
-    let mut skipped = Vec::new();
-    for (c, chunk) in images.chunks(CHUNK).enumerate() {
-        let mut buf = if c < 2 { vec![0u8; capacity] } else { from_writer.recv().map_err(|_| anyhow::anyhow!("the writer stopped"))? };
-        let bytes = &mut buf[..chunk.len() * per];
-        let results: Vec<Result<()>> = bytes
-            .par_chunks_mut(per)
-            .zip(chunk.par_iter())
-            .map_init(
-                || ImageLoader::new(decoder),
-                |loader, (dst, image)| match loader {
-                    Ok(loader) => loader.load_resized(&root.join(image), height, width, dst),
-                    Err(e) => Err(anyhow::anyhow!("{e:#}")),
-                },
-            )
-            .collect();
-        let bad: Vec<(usize, String)> =
-            results.iter().enumerate().filter_map(|(k, r)| r.as_ref().err().map(|e| (k, format!("{e:#}")))).collect();
-        if !bad.is_empty() && !skip {
-            bail!(
-                "{} image(s) could not be decoded:\n  {}{}\nrepair or remove them, or set `on_bad_image: skip` on this stage to leave them out (they are listed in skipped.json)",
-                bad.len(),
-                bad.iter().take(10).map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("\n  "),
-                if bad.len() > 10 { format!("\n  … and {} more", bad.len() - 10) } else { String::new() }
-            );
-        }
-        let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
-        if to_writer.send((buf, ok)).is_err() {
-            // The writer failed; its error is the one to report.
-            break;
-        }
-        skipped.extend(bad.into_iter().map(|(k, m)| (c * CHUNK + k, m)));
-    }
-    Ok(skipped)
 }
