@@ -14,7 +14,7 @@ pub mod trace;
 pub mod worker;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -80,6 +80,10 @@ pub struct Resolver<'a> {
     pub index: StatIndex,
     /// Re-hash every cached output used (`--paranoid`), not only small entries.
     full_check: bool,
+    /// Digests of workspace paths already taken in this run. A path is digested only once every
+    /// stage that writes it is done (they are all upstream of its readers), so it cannot change
+    /// later in the run; two stages reading one 200,000-file dataset walk it once.
+    digests: std::sync::Mutex<std::collections::HashMap<PathBuf, String>>,
 }
 
 /// The key of a stage, or the upstream stage whose output is not known yet.
@@ -90,7 +94,7 @@ pub enum Resolved {
 
 impl<'a> Resolver<'a> {
     pub fn new(pipeline: &'a Pipeline, cache: &'a Cache) -> Resolver<'a> {
-        Resolver { pipeline, cache, index: StatIndex::load(&cache.index_path()), full_check: false }
+        Resolver { pipeline, cache, index: StatIndex::load(&cache.index_path()), full_check: false, digests: Default::default() }
     }
 
     /// Trust no stat: hash every input file and every file of every cached entry used.
@@ -119,10 +123,7 @@ impl<'a> Resolver<'a> {
                         if let Some(&u) = stage.upstream.iter().find(|&&u| done[u].is_none()) {
                             return Ok(Resolved::Blocked(u));
                         }
-                        let digest = self
-                            .index
-                            .digest(abs)
-                            .with_context(|| format!("stage `{}`: input `{rel}`", stage.name))?;
+                        let digest = self.path_digest(abs).with_context(|| format!("stage `{}`: input `{rel}`", stage.name))?;
                         inputs.push(KeyInput { slot: slot.clone(), name: rel.clone(), digest });
                     }
                 }
@@ -134,6 +135,15 @@ impl<'a> Resolver<'a> {
             params: stage.params.clone(),
             inputs,
         }))
+    }
+
+    fn path_digest(&self, abs: &Path) -> Result<String> {
+        if let Some(d) = self.digests.lock().unwrap_or_else(|e| e.into_inner()).get(abs) {
+            return Ok(d.clone());
+        }
+        let d = self.index.digest(abs)?;
+        self.digests.lock().unwrap_or_else(|e| e.into_inner()).insert(abs.to_path_buf(), d.clone());
+        Ok(d)
     }
 
     /// The usable entry for `key`: published and undamaged. A damaged one is evicted (and so
