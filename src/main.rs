@@ -145,6 +145,12 @@ enum Command {
         stage: Option<String>,
         #[arg(long)]
         cache: Option<PathBuf>,
+        /// With --pipeline: the run's `--set` overrides, as given to `awmt run`
+        #[arg(long = "set", value_name = "PATH=VALUE", requires = "pipeline")]
+        set: Vec<String>,
+        /// With --pipeline: the key the run computed for the stage; another key here is an error
+        #[arg(long, requires = "pipeline")]
+        expect_key: Option<String>,
     },
 }
 
@@ -295,7 +301,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Failure> {
             doctor(&cache.dir());
             Ok(ExitCode::SUCCESS)
         }
-        Command::ExecStage { context, pipeline, stage, cache } => exec_stage(context, pipeline, stage, cache),
+        Command::ExecStage { context, pipeline, stage, cache, set, expect_key } => exec_stage(context, pipeline, stage, cache, &set, expect_key.as_deref()),
     }
 }
 
@@ -341,9 +347,6 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             cache_dir.display()
         )));
     }
-    if uses_slurm && !args.sets.set.is_empty() {
-        return Err(Failure::Usage("`--set` does not reach Slurm jobs yet (they reload the pipeline file): change the file, or run locally".into()));
-    }
     let gpus = match args.gpus {
         Some(n) => Gpus::from_flag(n, std::env::var("CUDA_VISIBLE_DEVICES").ok().as_deref()),
         None => Gpus::detect(),
@@ -374,7 +377,7 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     };
     let mut progress = Progress::new(args.quiet || args.json && !std::io::stderr().is_terminal());
     let mut exec: Box<dyn Executor> =
-        if uses_slurm { Box::new(SlurmExecutor::new(&cache, &pipeline.file, all_slurm)?) } else { Box::new(LocalExecutor::default()) };
+        if uses_slurm { Box::new(SlurmExecutor::new(&cache, &pipeline.file, &pipeline.overrides, all_slurm)?) } else { Box::new(LocalExecutor::default()) };
     let summary = scheduler::run(&pipeline, &cache, exec.as_mut(), &opts, &mut progress, &interrupted)?;
     if args.json {
         println!("{}", serde_json::json!({ "stages": summary.stages }));
@@ -569,14 +572,22 @@ fn diff(a: &str, b: &str, json: bool, cache: &CacheArgs) -> Result<ExitCode, Fai
     Ok(ExitCode::SUCCESS)
 }
 
-fn exec_stage(context: Option<PathBuf>, pipeline: Option<PathBuf>, stage: Option<String>, cache: Option<PathBuf>) -> Result<ExitCode, Failure> {
+fn exec_stage(
+    context: Option<PathBuf>,
+    pipeline: Option<PathBuf>,
+    stage: Option<String>,
+    cache: Option<PathBuf>,
+    sets: &[String],
+    expect_key: Option<&str>,
+) -> Result<ExitCode, Failure> {
     match (context, pipeline, stage, cache) {
         (Some(file), ..) => {
             let ctx = awmt::exec::worker::read_context(&file)?;
             awmt::exec::worker::run_stage(&ctx, &file)?
         }
         (None, Some(p), Some(s), Some(c)) => {
-            let result = awmt::exec::worker::run_pipeline_stage(&p, &s, &c);
+            let overrides = sets.iter().map(|s| awmt::pipeline::overrides::parse(s)).collect::<Result<Vec<_>, _>>().map_err(Failure::Usage)?;
+            let result = awmt::exec::worker::run_pipeline_stage(&p, &overrides, &s, &c, expect_key);
             // A Slurm job's trace: what this process and the stage's processes used.
             awmt::rusage::write_usage_file();
             result?

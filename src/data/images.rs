@@ -63,6 +63,30 @@ pub fn decode_rgb(bytes: &[u8]) -> Result<Rgb> {
     })
 }
 
+/// The `split` stage's check of an image's bytes, without the cost of a decode where the JPEG walk
+/// covers the same ground: a sequential JPEG has its headers read by the decoder and every
+/// Huffman-coded block walked (`jpeg_check`: truncation, undecodable codes, blocks that do not end
+/// where the data does); anything else (PNG, progressive JPEG) is decoded in full. What this leaves
+/// to `prepare`, whose full decode names the file: a JPEG whose headers and blocks are sound but
+/// whose pixels the decoder still refuses to produce.
+pub fn check_decodable(bytes: &[u8]) -> Result<()> {
+    guarded(|| {
+        if is_jpeg(bytes) {
+            let opts = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB).set_strict_mode(true);
+            let mut dec = ZuneDecoder::new_with_options(ZCursor::new(bytes), opts);
+            dec.decode_headers().map_err(|e| anyhow!("not a readable JPEG: {e:?}"))?;
+            match dec.dimensions() {
+                Some((w, h)) if w > 0 && h > 0 => {}
+                _ => bail!("JPEG without a frame size"),
+            }
+            if super::jpeg_check::check(bytes).map_err(|e| anyhow!("damaged JPEG: {e}"))? == super::jpeg_check::Walked::Blocks {
+                return Ok(());
+            }
+        }
+        decode_rgb(bytes).map(|_| ())
+    })
+}
+
 /// Reads only the headers of an image file: Ok((width, height)) when it looks decodable.
 pub fn probe(path: &Path) -> Result<(usize, usize)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;

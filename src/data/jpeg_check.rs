@@ -7,22 +7,38 @@
 //! block without looking at what is left. That drift almost always changes how many bytes the
 //! blocks take, which this walk sees (libjpeg calls it "extraneous bytes before marker").
 //! Progressive and arithmetic-coded JPEGs are not walked (the decoder's own checks apply).
+//!
+//! The walk entropy-decodes every code (table lookups on a 64-bit bit buffer, like libjpeg) but
+//! skips the dequantisation, inverse DCT, upsampling and colour conversion, so it costs about a
+//! third of a decode: cheap enough for the `split` stage to run it alone on every image.
 
 use anyhow::{bail, Result};
 
+/// How many leading bits of a code the lookup table resolves at once (libjpeg uses 8 or 9).
+const LOOKAHEAD: u32 = 9;
+
 /// Canonical Huffman decoding tables of one DHT table.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Huffman {
     /// For each code length 1..=16: the first code, how many codes, and where their symbols start.
     first: [i32; 17],
     count: [i32; 17],
     offset: [usize; 17],
     symbols: Vec<u8>,
+    /// Indexed by the next `LOOKAHEAD` bits: `length << 8 | symbol` of the code they start with,
+    /// 0 when that code is longer (then `decode` goes length by length).
+    fast: Box<[u16; 1 << LOOKAHEAD]>,
 }
 
 impl Huffman {
     fn new(counts: &[u8], symbols: &[u8]) -> Huffman {
-        let mut h = Huffman { symbols: symbols.to_vec(), ..Default::default() };
+        let mut h = Huffman {
+            first: [0; 17],
+            count: [0; 17],
+            offset: [0; 17],
+            symbols: symbols.to_vec(),
+            fast: Box::new([0; 1 << LOOKAHEAD]),
+        };
         let (mut code, mut k) = (0i32, 0usize);
         for len in 1..=16 {
             h.first[len] = code;
@@ -32,17 +48,43 @@ impl Huffman {
             k += h.count[len] as usize;
             code <<= 1;
         }
+        // Shorter lengths first and never overwritten: a damaged table whose codes overlap
+        // decodes as the length-by-length search would (the shortest match wins).
+        for len in 1..=LOOKAHEAD as usize {
+            let spread = LOOKAHEAD as usize - len;
+            for i in 0..h.count[len] {
+                let code = (h.first[len] + i) as usize;
+                let Some(&symbol) = h.symbols.get(h.offset[len] + i as usize) else { break };
+                if code >> len != 0 {
+                    break; // more codes than this length has: the rest are never read
+                }
+                for slot in &mut h.fast[code << spread..(code + 1) << spread] {
+                    if *slot == 0 {
+                        *slot = ((len as u16) << 8) | symbol as u16;
+                    }
+                }
+            }
+        }
         h
     }
 
-    fn decode(&self, bits: &mut Bits) -> Result<u8> {
-        let mut code = 0i32;
-        for len in 1..=16 {
-            code = (code << 1) | bits.bit()? as i32;
-            let i = code - self.first[len];
+    /// The code at the top of `next` (the next 32 bits of the data): (its length, its symbol).
+    #[inline]
+    fn lookup(&self, next: u32) -> Result<(u32, u8)> {
+        let hit = self.fast[(next >> (32 - LOOKAHEAD)) as usize];
+        if hit != 0 {
+            return Ok(((hit >> 8) as u32, hit as u8));
+        }
+        self.lookup_long(next)
+    }
+
+    /// Codes longer than `LOOKAHEAD` bits, length by length.
+    fn lookup_long(&self, next: u32) -> Result<(u32, u8)> {
+        for len in LOOKAHEAD as usize + 1..=16 {
+            let i = (next >> (32 - len)) as i32 - self.first[len];
             if i >= 0 && i < self.count[len] {
                 return match self.symbols.get(self.offset[len] + i as usize) {
-                    Some(&s) => Ok(s),
+                    Some(&s) => Ok((len as u32, s)),
                     None => bail!("a Huffman table is shorter than its code counts"),
                 };
             }
@@ -51,56 +93,124 @@ impl Huffman {
     }
 }
 
-/// Reads the entropy-coded data bit by bit, undoing `FF 00` stuffing; stops at a marker.
-struct Bits<'a> {
-    data: &'a [u8],
-    pos: usize,
-    byte: u8,
-    left: u32,
+/// Why the entropy-coded data stopped supplying bits.
+#[derive(Clone, Copy, PartialEq)]
+enum Stop {
+    /// A marker (`FF` not followed by `00`).
+    Marker,
+    /// The end of the file.
+    End,
 }
 
-impl Bits<'_> {
-    fn bit(&mut self) -> Result<u8> {
-        if self.left == 0 {
-            let Some(&b) = self.data.get(self.pos) else { bail!("the image data ends early (truncated file)") };
-            if b == 0xFF {
-                match self.data.get(self.pos + 1) {
-                    Some(0x00) => self.pos += 2,
-                    _ => bail!("the image data ends early (a marker where more data was due)"),
-                }
-            } else {
-                self.pos += 1;
-            }
-            self.byte = b;
-            self.left = 8;
-        }
-        self.left -= 1;
-        Ok((self.byte >> self.left) & 1)
+/// Reads the entropy-coded data through a 64-bit buffer, undoing `FF 00` stuffing. Loading stops
+/// at a marker or the end of the file; from then on zero bits are fed, and using one is an error.
+struct Bits<'a> {
+    data: &'a [u8],
+    /// The next byte to load.
+    pos: usize,
+    /// Loaded bits, the next one in the top bit.
+    buf: u64,
+    /// How many bits of `buf` are loaded, the zero bits fed after a stop included.
+    count: u32,
+    /// How many of those (the last ones) are zero bits fed after a stop.
+    fed: u32,
+    stop: Option<Stop>,
+}
+
+impl<'a> Bits<'a> {
+    fn new(data: &'a [u8], pos: usize) -> Bits<'a> {
+        Bits { data, pos, buf: 0, count: 0, fed: 0, stop: None }
     }
 
-    fn bits(&mut self, n: u8) -> Result<u32> {
-        let mut v = 0u32;
-        for _ in 0..n {
-            v = (v << 1) | self.bit()? as u32;
+    /// Loads bytes until more than 56 bits are in the buffer.
+    #[inline]
+    fn fill(&mut self) {
+        // Most of the time the next bytes hold no `FF`: load them in one go.
+        if self.stop.is_none() {
+            if let Some(next) = self.data.get(self.pos..self.pos + 8) {
+                let word = u64::from_be_bytes(next.try_into().expect("8 bytes"));
+                let take = (64 - self.count) / 8;
+                // A byte of `word` is FF where the same byte of `!word` is zero.
+                let inverted = !word;
+                let has_ff = inverted.wrapping_sub(0x0101_0101_0101_0101) & !inverted & 0x8080_8080_8080_8080;
+                // Only the first `take` bytes matter; a false mark (a borrow from a later FF) only
+                // sends this load down the byte-by-byte path.
+                if take > 0 && has_ff >> (64 - 8 * take) == 0 {
+                    self.buf |= (word >> (64 - 8 * take)) << (64 - self.count - 8 * take);
+                    self.pos += take as usize;
+                    self.count += 8 * take;
+                    return;
+                }
+            }
         }
-        Ok(v)
+        while self.count <= 56 {
+            if self.stop.is_none() {
+                match self.data.get(self.pos) {
+                    None => self.stop = Some(Stop::End),
+                    Some(&0xFF) if self.data.get(self.pos + 1) != Some(&0x00) => self.stop = Some(Stop::Marker),
+                    Some(&b) => {
+                        self.pos += if b == 0xFF { 2 } else { 1 };
+                        self.buf |= (b as u64) << (56 - self.count);
+                        self.count += 8;
+                        continue;
+                    }
+                }
+            }
+            self.count += 8;
+            self.fed += 8;
+        }
+    }
+
+    /// The next 32 bits, not consumed (zero bits fed after a stop included).
+    #[inline]
+    fn peek32(&mut self) -> u32 {
+        if self.count < 32 {
+            self.fill();
+        }
+        (self.buf >> 32) as u32
+    }
+
+    /// Consumes `n` (at most 32) bits; the caller peeked them.
+    #[inline]
+    fn skip(&mut self, n: u32) {
+        self.buf <<= n;
+        self.count -= n;
+    }
+
+    /// Whether bits fed after the data stopped were used: the error to report then, whatever
+    /// else went wrong with them.
+    fn overrun(&self) -> Option<anyhow::Error> {
+        (self.count < self.fed).then(|| {
+            anyhow::anyhow!(
+                "the image data ends early ({})",
+                if self.stop == Some(Stop::End) { "truncated file" } else { "a marker where more data was due" }
+            )
+        })
     }
 
     /// Drops the padding bits of the current byte, skips fill bytes (`FF`…) and returns the
     /// marker that must come next; an error if other bytes come first.
     fn marker(&mut self) -> Result<u8> {
-        self.left = 0;
+        if let Some(e) = self.overrun() {
+            return Err(e);
+        }
+        // Whole bytes loaded but not used are bytes before the marker.
+        let unused = (self.count - self.fed) / 8;
+        self.buf = 0;
+        self.count = 0;
+        self.fed = 0;
+        self.stop = None;
         let start = self.pos;
         while self.data.get(self.pos) == Some(&0xFF) && self.data.get(self.pos + 1) == Some(&0xFF) {
             self.pos += 1;
         }
-        match (self.data.get(self.pos), self.data.get(self.pos + 1)) {
-            (Some(0xFF), Some(&m)) if m != 0x00 => {
+        match (unused, self.data.get(self.pos), self.data.get(self.pos + 1)) {
+            (0, Some(0xFF), Some(&m)) if m != 0x00 => {
                 self.pos += 2;
                 Ok(m)
             }
             _ => {
-                let extra = self.data[start..].iter().position(|&b| b == 0xFF).unwrap_or(self.data.len() - start);
+                let extra = unused as usize + self.data[start..].iter().position(|&b| b == 0xFF).unwrap_or(self.data.len() - start);
                 bail!("{extra} extraneous bytes after the last block of the image data (damaged data)")
             }
         }
@@ -126,9 +236,56 @@ fn extend(v: u32, t: u8) -> i64 {
     }
 }
 
-/// Checks the image data of a sequential Huffman JPEG (see the module doc). Ok for JPEGs it does
-/// not walk (progressive, arithmetic, lossless).
-pub fn check(bytes: &[u8]) -> Result<()> {
+/// Walks one block: its DC difference (the running DC, `predictor`, stays within `dc_limit`
+/// after the quantisation step `q`) and its AC codes, at most 63 coefficients.
+#[inline]
+fn walk_block(bits: &mut Bits, dct: &Huffman, act: &Huffman, predictor: &mut i64, q: i64, dc_limit: i64) -> Result<()> {
+    let next = bits.peek32();
+    let (len, t) = dct.lookup(next)?;
+    if t > 16 {
+        bail!("an impossible DC code in the image data");
+    }
+    let t = t as u32;
+    // `len + t` is at most 32 bits: both came from the one peek.
+    let diff = if t == 0 { 0 } else { (next << len) >> (32 - t) };
+    bits.skip(len + t);
+    *predictor += extend(diff, t as u8);
+    if (*predictor * q).abs() > dc_limit + q {
+        bail!("a block brightness outside the sample range (damaged data)");
+    }
+    let mut k = 1;
+    while k < 64 {
+        let next = bits.peek32();
+        let (len, rs) = act.lookup(next)?;
+        let (run, size) = ((rs >> 4) as usize, (rs & 15) as u32);
+        bits.skip(len + size);
+        if size == 0 {
+            if run != 15 {
+                break;
+            }
+            k += 16;
+        } else {
+            k += run + 1;
+        }
+    }
+    if k > 64 {
+        bail!("a block with more than 64 coefficients in the image data");
+    }
+    Ok(())
+}
+
+/// How much of a JPEG [`check`] walked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walked {
+    /// Every scan's blocks, to the end-of-image marker.
+    Blocks,
+    /// Only the headers: a progressive, lossless or arithmetic-coded JPEG, or one without a scan.
+    HeadersOnly,
+}
+
+/// Checks the image data of a sequential Huffman JPEG (see the module doc); says whether it
+/// walked the blocks (not for progressive, arithmetic or lossless JPEGs).
+pub fn check(bytes: &[u8]) -> Result<Walked> {
     if !bytes.starts_with(&[0xFF, 0xD8]) {
         bail!("not a JPEG");
     }
@@ -140,6 +297,7 @@ pub fn check(bytes: &[u8]) -> Result<()> {
     let mut q_dc = [1i64; 4];
     let mut precision = 8u32;
     let mut restart = 0usize;
+    let mut scans = 0usize;
     let segment = |pos: usize| -> Result<&[u8]> {
         let len = match (bytes.get(pos), bytes.get(pos + 1)) {
             (Some(&a), Some(&b)) => ((a as usize) << 8) | b as usize,
@@ -162,7 +320,7 @@ pub fn check(bytes: &[u8]) -> Result<()> {
         };
         pos += 2;
         match marker {
-            0xD9 => return Ok(()),
+            0xD9 => return Ok(if scans > 0 { Walked::Blocks } else { Walked::HeadersOnly }),
             0xD0..=0xD7 | 0x01 => {}
             0xC0 | 0xC1 => {
                 let s = segment(pos)?;
@@ -188,7 +346,7 @@ pub fn check(bytes: &[u8]) -> Result<()> {
                 pos += s.len() + 2;
             }
             // Progressive, lossless, arithmetic-coded: not walked here.
-            0xC2 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return Ok(()),
+            0xC2 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return Ok(Walked::HeadersOnly),
             0xC4 => {
                 let s = segment(pos)?;
                 let mut i = 0;
@@ -263,7 +421,7 @@ pub fn check(bytes: &[u8]) -> Result<()> {
                     width.div_ceil(8 * hmax) * height.div_ceil(8 * vmax)
                 };
                 pos += s.len() + 2;
-                let mut bits = Bits { data: bytes, pos, byte: 0, left: 0 };
+                let mut bits = Bits::new(bytes, pos);
                 // A block's mean level is 1/8 of its DC coefficient and lies within the sample
                 // range: data that drifted out of step soon walks the running DC out of it.
                 let dc_limit = 8i64 << (precision.clamp(2, 16) - 1);
@@ -280,31 +438,11 @@ pub fn check(bytes: &[u8]) -> Result<()> {
                     for (k, &(count, td, ta, q)) in blocks_of.iter().enumerate() {
                         let (dct, act) = (dc[td].as_ref().expect("checked above"), ac[ta].as_ref().expect("checked above"));
                         for _ in 0..count {
-                            let t = dct.decode(&mut bits)?;
-                            if t > 16 {
-                                bail!("an impossible DC code in the image data");
+                            if let Err(e) = walk_block(&mut bits, dct, act, &mut predictor[k], q, dc_limit) {
+                                return Err(bits.overrun().unwrap_or(e));
                             }
-                            predictor[k] += extend(bits.bits(t)?, t);
-                            if (predictor[k] * q).abs() > dc_limit + q {
-                                bail!("a block brightness outside the sample range (damaged data)");
-                            }
-                            let mut k = 1;
-                            while k < 64 {
-                                let rs = act.decode(&mut bits)?;
-                                let (r, size) = ((rs >> 4) as usize, rs & 15);
-                                if size == 0 {
-                                    if r != 15 {
-                                        break;
-                                    }
-                                    k += 16;
-                                } else {
-                                    k += r;
-                                    bits.bits(size)?;
-                                    k += 1;
-                                }
-                            }
-                            if k > 64 {
-                                bail!("a block with more than 64 coefficients in the image data");
+                            if let Some(e) = bits.overrun() {
+                                return Err(e);
                             }
                         }
                     }
@@ -314,6 +452,7 @@ pub fn check(bytes: &[u8]) -> Result<()> {
                     bail!("a restart marker after the last block (damaged data)");
                 }
                 pos = bits.pos - 2;
+                scans += 1;
             }
             _ => {
                 let s = segment(pos)?;
@@ -370,5 +509,60 @@ mod tests {
             }
             assert!(caught >= trials * 98 / 100, "only {caught} of {trials} scribbled JPEGs were caught");
         }
+    }
+
+    fn encode(px: &[u8], w: usize, h: usize, setup: impl FnOnce(&mut jpeg_encoder::Encoder<&mut Vec<u8>>)) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut enc = jpeg_encoder::Encoder::new(&mut out, 90);
+        enc.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
+        setup(&mut enc);
+        enc.encode(px, w as u16, h as u16, jpeg_encoder::ColorType::Rgb).unwrap();
+        out
+    }
+
+    /// The buffered reader's edge cases: restart markers every few MCUs (the reader stops at each
+    /// and starts again after it), image-specific Huffman tables (long codes), one MCU per
+    /// restart interval; and what is not walked says so.
+    #[test]
+    fn restart_intervals_long_codes_and_progressive() {
+        let (w, h) = (96, 80);
+        let px = picture(w, h);
+        for (what, jpeg) in [
+            ("restart every 3 MCUs", encode(&px, w, h, |e| e.set_restart_interval(3))),
+            ("restart every MCU", encode(&px, w, h, |e| e.set_restart_interval(1))),
+            ("optimised tables", encode(&px, w, h, |e| e.set_optimized_huffman_tables(true))),
+        ] {
+            assert_eq!(check(&jpeg).unwrap(), Walked::Blocks, "{what}");
+            crate::data::images::check_decodable(&jpeg).unwrap();
+            let err = check(&jpeg[..jpeg.len() - 300]).unwrap_err().to_string();
+            assert!(err.contains("truncated") || err.contains("ends early"), "{what}: {err}");
+            // 64 bytes scribbled over the image data: caught unless the codes happen to line up
+            // again before the next marker, which a short restart interval makes likelier (the
+            // walk starts afresh at each one). Fixed inputs and bytes: the count does not vary.
+            let (mut caught, mut x) = (0, 0x2545_F491u32);
+            for k in 0..50 {
+                let mut b = jpeg.clone();
+                let at = jpeg.len() / 4 + k * (jpeg.len() / 2) / 50;
+                for byte in &mut b[at..at + 64] {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    *byte = (x >> 24) as u8;
+                }
+                caught += check(&b).is_err() as usize;
+            }
+            assert!(caught >= 48, "{what}: only {caught} of 50 scribbled copies caught");
+        }
+        // A restart marker removed: the walk expects it and stops there.
+        let jpeg = encode(&px, w, h, |e| e.set_restart_interval(2));
+        let rst = jpeg.windows(2).rposition(|p| p[0] == 0xFF && (0xD0..=0xD7).contains(&p[1])).unwrap();
+        let mut cut = jpeg.clone();
+        cut.drain(rst..rst + 2);
+        assert!(check(&cut).is_err(), "a missing restart marker");
+        // Progressive: headers only, so the split check decodes it in full (and a truncated one fails).
+        let progressive = encode(&px, w, h, |e| e.set_progressive(true));
+        assert_eq!(check(&progressive).unwrap(), Walked::HeadersOnly);
+        crate::data::images::check_decodable(&progressive).unwrap();
+        assert!(crate::data::images::check_decodable(&progressive[..progressive.len() / 2]).is_err());
     }
 }

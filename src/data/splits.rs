@@ -2,13 +2,14 @@
 //! test label tables of the `split` stage: format dispatch, image checks, task subsets.
 
 use std::collections::HashSet;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use rayon::prelude::*;
 
 use super::celeba::Celeba;
-use super::images::decode_rgb;
+use super::images::check_decodable;
 use super::market::{build_splits, locate_mat, PedAnnotations, PedFormat};
 use super::tasks::{LabelTable, Task, TaskSet};
 
@@ -68,7 +69,7 @@ pub struct SplitOptions<'a> {
     pub tasks: Option<&'a [String]>,
     /// Replace the attribute tasks by one `identity_class` task (the pretext target of the split stage).
     pub identity_target: bool,
-    /// Decode every listed image once (true in the stage; annotation-only checks skip it).
+    /// Check every listed image (`check_decodable`; true in the stage, annotation-only checks skip it).
     pub check_images: bool,
 }
 
@@ -106,18 +107,11 @@ pub fn build(input: &DatasetInput, opts: &SplitOptions) -> Result<SplitTables> {
                 .images
                 .par_iter()
                 .enumerate()
-                .filter_map(|(row, image)| {
-                    let path = input.release.join(image);
-                    if !path.is_file() {
-                        return Some((row, "listed but missing".to_string()));
-                    }
-                    // A full decode (not just the headers), so that `prepare` never meets an
-                    // image this check let through.
-                    match std::fs::read(&path) {
-                        Err(e) => Some((row, format!("cannot read: {e}"))),
-                        Ok(bytes) => decode_rgb(&bytes).err().map(|e| (row, e.root_cause().to_string())),
-                    }
-                })
+                .map_init(
+                    || Vec::with_capacity(64 << 10),
+                    |buf, (row, image)| check_image(&input.release.join(image), buf).err().map(|why| (row, why)),
+                )
+                .flatten()
                 .collect();
             if bad.is_empty() {
                 continue;
@@ -181,6 +175,19 @@ fn identity_task(tasks: TaskSet, tables: &mut [LabelTable; 3]) -> TaskSet {
     let classes: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
     let names: Vec<&str> = classes.iter().map(String::as_str).collect();
     TaskSet { tasks: vec![Task::multiclass("identity_class", &names)], ..tasks }
+}
+
+/// Reads one listed image into `buf` (reused across images: one allocation per thread) and checks
+/// it with [`check_decodable`]; the reason it is unusable otherwise.
+fn check_image(path: &Path, buf: &mut Vec<u8>) -> Result<(), String> {
+    buf.clear();
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("listed but missing".into()),
+        Err(e) => return Err(format!("cannot read: {e}")),
+    };
+    file.read_to_end(buf).map_err(|e| format!("cannot read: {e}"))?;
+    check_decodable(buf).map_err(|e| e.root_cause().to_string())
 }
 
 /// Removes the rows whose indices are in `drop`, keeping the order of the rest.

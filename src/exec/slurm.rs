@@ -1,5 +1,7 @@
 //! The Slurm executor: ready stages become `sbatch --parsable` jobs running
 //! `awmt exec-stage --pipeline F --stage S --cache DIR`, which publish into the shared cache.
+//! A run's `--set` overrides go to every job as the same flags (the job loads the pipeline as the
+//! run did), with the key the run computed, which the job checks before running anything.
 //! Stages of one `foreach` group that are ready together go as one job array. All live jobs are
 //! polled with one `squeue` call per interval; exit codes come from files the job wrapper writes
 //! (no accounting database needed); Ctrl-C `scancel`s every job of the run.
@@ -29,6 +31,8 @@ struct Submission {
 pub struct SlurmExecutor {
     cache: Cache,
     pipeline_file: PathBuf,
+    /// The run's `--set` overrides as given (`stages.a.with.n=3`), passed on to every job.
+    overrides: Vec<String>,
     awmt: PathBuf,
     run_dir: PathBuf,
     /// Jobs buffered by `launch` until the next `wait`, so that ready foreach members batch.
@@ -49,8 +53,9 @@ pub struct SlurmExecutor {
 }
 
 impl SlurmExecutor {
-    /// `cache` must be on a filesystem the compute nodes share; `pipeline_file` absolute.
-    pub fn new(cache: &Cache, pipeline_file: &Path, default_slurm: bool) -> Result<SlurmExecutor> {
+    /// `cache` must be on a filesystem the compute nodes share; `pipeline_file` absolute;
+    /// `overrides` the `--set` values the pipeline was loaded with.
+    pub fn new(cache: &Cache, pipeline_file: &Path, overrides: &[String], default_slurm: bool) -> Result<SlurmExecutor> {
         for tool in ["sbatch", "squeue", "scancel"] {
             if !on_path(tool) {
                 bail!("`{tool}` is not on the PATH: the Slurm executor needs the Slurm client tools (sbatch, squeue, scancel)");
@@ -63,6 +68,7 @@ impl SlurmExecutor {
         Ok(SlurmExecutor {
             cache: cache.clone(),
             pipeline_file,
+            overrides: overrides.to_vec(),
             awmt,
             run_dir,
             buffered: Vec::new(),
@@ -100,15 +106,19 @@ impl SlurmExecutor {
         self.counter += 1;
         let dir = self.run_dir.join(format!("sub{}", self.counter));
         std::fs::create_dir_all(&dir)?;
-        // One line per array task: the stage name.
+        // One line per array task: the stage name, and in keys.txt the key the run computed.
         let stages: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
         std::fs::write(dir.join("stages.txt"), stages.join("\n") + "\n")?;
+        let keys: Vec<&str> = jobs.iter().map(|j| j.key.as_str()).collect();
+        std::fs::write(dir.join("keys.txt"), keys.join("\n") + "\n")?;
+        let sets: String = self.overrides.iter().map(|o| format!(" --set={}", sh_quote(o))).collect();
         let script = format!(
             "#!/bin/sh\n\
              # Written by awmt: runs one stage of {pipeline} against the shared cache.\n\
              task=${{SLURM_ARRAY_TASK_ID:-0}}\n\
              stage=$(sed -n \"$((task + 1))p\" {dir}/stages.txt)\n\
-             AWMT_USAGE_FILE={dir}/usage.$task {awmt} exec-stage --pipeline {pipeline} --stage \"$stage\" --cache {cache}\n\
+             key=$(sed -n \"$((task + 1))p\" {dir}/keys.txt)\n\
+             AWMT_USAGE_FILE={dir}/usage.$task {awmt} exec-stage --pipeline {pipeline}{sets} --stage \"$stage\" --cache {cache} --expect-key \"$key\"\n\
              rc=$?\n\
              echo $rc > {dir}/exit.$task.tmp && mv {dir}/exit.$task.tmp {dir}/exit.$task\n\
              exit $rc\n",
@@ -328,6 +338,7 @@ fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
 }
 
-fn sh_quote(p: &Path) -> String {
-    format!("'{}'", p.to_string_lossy().replace('\'', "'\\''"))
+/// One shell word: `s` in single quotes (a quote inside becomes `'\''`).
+fn sh_quote<S: AsRef<std::ffi::OsStr> + ?Sized>(s: &S) -> String {
+    format!("'{}'", s.as_ref().to_string_lossy().replace('\'', "'\\''"))
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
+use crate::pipeline::overrides::Override;
 use crate::stages::{self, StageContext};
 
 /// The `awmt-worker` binary beside the running executable: it links libtorch and runs isolated
@@ -51,15 +52,17 @@ pub fn run_stage(ctx: &StageContext, context_file: &Path) -> Result<()> {
     }
 }
 
-/// `awmt exec-stage --pipeline F --stage S --cache DIR`: runs one stage of a pipeline against a
-/// (shared) cache and publishes it there, exactly as a local run would. Used by Slurm jobs: the
-/// key is recomputed here from the upstream entries, which must already be published.
-pub fn run_pipeline_stage(file: &Path, stage: &str, cache_dir: &Path) -> Result<()> {
+/// `awmt exec-stage --pipeline F [--set PATH=VALUE …] --stage S --cache DIR [--expect-key K]`:
+/// runs one stage of a pipeline, loaded with the run's `--set` overrides, against a (shared) cache
+/// and publishes it there, exactly as a local run would. Used by Slurm jobs: the key is recomputed
+/// here from the upstream entries, which must already be published; with `expect_key` (the key
+/// the run computed) a different key is an error before anything runs.
+pub fn run_pipeline_stage(file: &Path, overrides: &[Override], stage: &str, cache_dir: &Path, expect_key: Option<&str>) -> Result<()> {
     use crate::cache::Cache;
     use crate::exec::{Resolved, Resolver};
     use crate::pipeline::{dag, Pipeline};
 
-    let pipeline = Pipeline::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pipeline = Pipeline::load_with_overrides(file, overrides).map_err(|e| anyhow::anyhow!("{e}"))?;
     let i = pipeline.index_of(stage).with_context(|| format!("no stage `{stage}` in {}", file.display()))?;
     let cache = Cache::open(cache_dir)?;
     let resolver = Resolver::new(&pipeline, &cache);
@@ -81,6 +84,12 @@ pub fn run_pipeline_stage(file: &Path, stage: &str, cache_dir: &Path) -> Result<
     }
     let Resolved::Key(parts) = resolver.resolve(i, &entries)? else { anyhow::bail!("stage `{stage}` is blocked") };
     let key = parts.key();
+    if let Some(want) = expect_key.filter(|want| *want != key) {
+        anyhow::bail!(
+            "stage `{stage}` has key {key} in this job but {want} in the run that submitted it: the pipeline file, \
+             its inputs or the overrides changed in between; run `awmt run` again"
+        );
+    }
     if resolver.usable_entry_readonly(&key).is_some() {
         eprintln!("stage `{stage}` is already published as {key}");
         return Ok(());

@@ -9,9 +9,13 @@
 //!   so this fraction of the *training identities*, drawn with `seed`, becomes `val`
 //!   (identity-disjoint from `train`). CelebA uses its official partition (0 train, 1 val, 2 test)
 //!   and ignores both.
-//! - `on_bad_image` (`error` | `skip`, default `error`): a listed image that is missing or whose
-//!   does not decode (every image is decoded once, in parallel) stops the stage with a list of
-//!   the files; `skip` leaves those rows out and counts them in `split.json`.
+//! - `on_bad_image` (`error` | `skip`, default `error`): a listed image that is missing, unreadable
+//!   or damaged stops the stage with a list of the files; `skip` leaves those rows out and counts
+//!   them in `split.json`. Every image is read and checked in parallel (`check_decodable`): a
+//!   sequential JPEG's headers are parsed and every coded block walked, which catches truncation
+//!   and corrupt image data at about a third of a decode's cost; PNGs and progressive JPEGs are
+//!   decoded in full. A JPEG whose blocks are sound but that the decoder still refuses is caught
+//!   by `prepare`, which decodes every image and names the file the same way.
 //! - `tasks` (optional): a subset of task names, in the order wanted.
 //! - `target` (`attributes` | `identity`, default `attributes`): `identity` replaces the attribute
 //!   tasks by one C-way task `identity_class` whose classes are the identities of the `train` split (in
@@ -97,7 +101,9 @@ impl StageKind for Split {
         "split"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: images are checked by the JPEG block walk instead of a full decode (what `split`
+        // rejects, and the reasons in split.json, can differ).
+        2
     }
     fn input_slots(&self) -> &'static [InputSlot] {
         &[InputSlot { name: "root", required: true, many: false }]

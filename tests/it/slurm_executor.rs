@@ -1,7 +1,9 @@
 //! `--executor slurm` on a real one-node cluster (tests/slurm/up.sh): a pipeline of command stages
-//! and a foreach of 8 small training stages gives the same keys and bytes as the local executor, job arrays for foreach groups, nothing submitted when cached, failures with
-//! their log tail, and no job left behind after Ctrl-C. Skipped, saying why, where Slurm cannot
-//! be installed or started (it needs root and Debian's packages).
+//! and a foreach of 8 small training stages gives the same keys and bytes as the local executor,
+//! with and without `--set` overrides, job arrays for foreach groups, nothing submitted when
+//! cached, failures with their log tail, and no job left behind after Ctrl-C. Skipped, saying why,
+//! where Slurm cannot be installed or started (it needs root and Debian's packages). What a job
+//! checks before running (its key against the run's) is tested without a cluster.
 
 use crate::common;
 
@@ -79,31 +81,49 @@ fn cluster_up() -> Result<(), String> {
     }
 }
 
-/// Stage name -> (key, bytes of every output file; a training summary without its timing).
+/// A cache entry's stage name, key and the bytes of every output file (a training summary
+/// without its timing).
+fn read_entry(dir: &Path) -> (String, String, Vec<(String, Vec<u8>)>) {
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let files = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let rel = f["path"].as_str().unwrap().to_string();
+            let mut bytes = std::fs::read(dir.join("out").join(&rel)).unwrap();
+            if rel == "train_summary.json" {
+                // Its measured `timing` differs between any two runs (and stays out of keys).
+                let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                v.as_object_mut().unwrap().remove("timing");
+                bytes = serde_json::to_vec(&v).unwrap();
+            }
+            (rel, bytes)
+        })
+        .collect();
+    (m["stage"].as_str().unwrap().to_string(), m["key"].as_str().unwrap().to_string(), files)
+}
+
+/// Stage name -> (key, output bytes), for a cache with one entry per stage.
 fn published(cache: &Path) -> BTreeMap<String, (String, Vec<(String, Vec<u8>)>)> {
-    let mut out = BTreeMap::new();
-    for e in std::fs::read_dir(cache.join("stages")).unwrap() {
-        let dir = e.unwrap().path();
-        let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
-        let files = m["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| {
-                let rel = f["path"].as_str().unwrap().to_string();
-                let mut bytes = std::fs::read(dir.join("out").join(&rel)).unwrap();
-                if rel == "train_summary.json" {
-                    // Its measured `timing` differs between any two runs (and stays out of keys).
-                    let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-                    v.as_object_mut().unwrap().remove("timing");
-                    bytes = serde_json::to_vec(&v).unwrap();
-                }
-                (rel, bytes)
-            })
-            .collect();
-        out.insert(m["stage"].as_str().unwrap().to_string(), (m["key"].as_str().unwrap().to_string(), files));
-    }
-    out
+    std::fs::read_dir(cache.join("stages"))
+        .unwrap()
+        .map(|e| {
+            let (name, key, files) = read_entry(&e.unwrap().path());
+            (name, (key, files))
+        })
+        .collect()
+}
+
+/// (stage name, key) -> output bytes, for every entry of the cache.
+fn published_by_key(cache: &Path) -> BTreeMap<(String, String), Vec<(String, Vec<u8>)>> {
+    std::fs::read_dir(cache.join("stages"))
+        .unwrap()
+        .map(|e| {
+            let (name, key, files) = read_entry(&e.unwrap().path());
+            ((name, key), files)
+        })
+        .collect()
 }
 
 fn submissions(cache: &Path) -> Vec<std::path::PathBuf> {
@@ -171,6 +191,33 @@ fn slurm_executor_matches_local() {
     assert!(out.status.success());
     assert!(res.values().all(|s| s == "cached"), "{res:?}");
     assert_eq!(submissions(&cache).len(), 7);
+
+    // `--set`: the jobs load the pipeline with the same overrides as the run. Exactly the
+    // overridden stages and their descendants get new keys and run; keys and bytes equal a local
+    // run with the same flags. The gather override has a quote and spaces (it passes through the
+    // job script's shell quoting).
+    let sets = ["--set", "stages.faces_data.with.size=[12, 12]", "--set", "stages.gather.cmd=cat work-*.txt > gathered.txt; echo \"it's\" >> gathered.txt"];
+    let local_set = Project::new();
+    local_set.write("p.yaml", PIPELINE);
+    let (_, out) = local_set.run_json("p.yaml", &sets);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reference_set = published(&local_set.path("cache"));
+    let mut args = sets.to_vec();
+    args.extend(["--executor", "slurm", "--cache", &cache_arg]);
+    let (res, out) = p.run_json("p.yaml", &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let changed = |name: &str| name == "faces_data" || name == "gather" || name.starts_with("sep[");
+    for (name, status) in &res {
+        assert_eq!(status, if changed(name) { "ran" } else { "cached" }, "{name}: {res:?}");
+    }
+    let by_key = published_by_key(&cache);
+    for (name, (key, files)) in &reference_set {
+        assert_eq!(key != &reference[name].0, changed(name), "{name}: a new key exactly where an override reaches");
+        assert_eq!(by_key.get(&(name.clone(), key.clone())), Some(files), "{name}: same key and bytes as the local run with --set");
+    }
+    assert_eq!(p.read("gathered.txt"), local_set.read("gathered.txt"));
+    assert!(p.read("gathered.txt").ends_with("it's\n"));
+    assert_eq!(submissions(&cache).len(), 10, "then faces_data, gather and the sep array");
 
     // A failing job: reported with its log tail; its dependents do not run.
     let f = Project::new();
@@ -248,4 +295,36 @@ stages:
     assert!(stage("quick")["max_rss"].as_u64().unwrap() > 50_000_000, "{run}");
     assert!(stage("quick")["cpu_seconds"].as_f64().unwrap() > 0.0, "{run}");
     assert!(our_jobs().is_empty(), "jobs left behind: {:?}", our_jobs());
+}
+
+/// What a Slurm job runs, without a cluster: `awmt exec-stage --pipeline F --set …` publishes under
+/// the key `awmt run` with the same flags computes (the run then finds the stage cached), and a
+/// job whose key is not the run's (the file, its inputs or the flags changed after submission)
+/// stops before running anything.
+#[test]
+fn a_job_loads_the_runs_overrides_and_checks_its_key() {
+    let p = Project::new();
+    p.write("p.yaml", "vars: {word: one}\nstages:\n  a:\n    kind: command\n    cmd: echo ${word} > a.txt\n    outs: [a.txt]\n");
+    let cache = p.path("cache").to_string_lossy().into_owned();
+    let job = |extra: &[&str]| {
+        let mut args = vec!["exec-stage", "--pipeline", "p.yaml", "--stage", "a", "--cache", &cache];
+        args.extend_from_slice(extra);
+        p.awmt(&args)
+    };
+    let wrong = job(&["--set", "vars.word=two", "--expect-key", "0000"]);
+    assert_eq!(wrong.status.code(), Some(1), "{}", stderr(&wrong));
+    assert!(stderr(&wrong).contains("in the run that submitted it") && stderr(&wrong).contains("0000"), "{}", stderr(&wrong));
+    assert!(p.cache_entries().is_empty(), "nothing published");
+    let typo = job(&["--set", "vars.wrod=two"]);
+    assert!(!typo.status.success());
+    assert!(stderr(&typo).contains("--set vars.wrod=two") && stderr(&typo).contains("vars.word"), "{}", stderr(&typo));
+
+    let ok = job(&["--set", "vars.word=two"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let (res, out) = p.run_json("p.yaml", &["--set", "vars.word=two", "--cache", &cache]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(res["a"], "cached", "the job published under the run's key");
+    assert_eq!(p.read("a.txt"), "two\n");
+    let (res, _) = p.run_json("p.yaml", &["--cache", &cache]);
+    assert_eq!(res["a"], "ran", "without the flag, another key");
 }
