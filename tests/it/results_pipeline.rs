@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use awmt::data::tasks::{LabelTable, Task, TaskSet};
 use awmt::stages::{evaluate, find, InputItem, StageContext};
-use awmt::train::predict::PredictionRow;
+use awmt::train::prediction::PredictionRow;
 use polars::prelude::*;
 
 const CELEBA_TASKS: [&str; 6] = ["5_o_Clock_Shadow", "Bald", "Male", "Smiling", "Wearing_Hat", "Young"];
