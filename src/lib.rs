@@ -26,5 +26,5 @@ pub mod trace_record;
 pub mod train;
 pub mod util;
 
-/// The torch release whose libtorch this build links (pinned with tch 0.24.0; see docs/TOOLCHAIN.md).
+/// The torch release whose libtorch `awmt-worker` links (pinned with tch 0.24.0; see docs/TOOLCHAIN.md).
 pub const TORCH_VERSION: &str = "2.11.0";
