@@ -1,5 +1,7 @@
-//! Task-weighting methods behind one trait: the paper's validation-loss trend (Algorithm 2), equal
-//! weights (the basic model), DWA, uncertainty weighting, RLW and GLS.
+//! The task-weighting methods' spec (`weighting:`, [`WeightingSpec`]): the paper's validation-loss
+//! trend (Algorithm 2), equal weights (the basic model), DWA, uncertainty weighting, RLW and GLS,
+//! and the gradient-based methods' parameters. The methods themselves, behind one trait, are
+//! `awmt_torch::train::weighting`.
 //!
 //! Every method sees, once per iteration t (1-based) and before the gradient, that iteration's
 //! per-task training losses L_j and validation losses v_t[j] (docs/ALGORITHM.md), and returns the
@@ -7,7 +9,7 @@
 //! uncertainty weighting and GLS, which define their own objective (their logged λ is then the
 //! effective weight ∂J/∂L_j). λ is never NaN or Inf: a degenerate update keeps the previous λ and
 //! records a warning. The gradient-based methods (MGDA, PCGrad, CAGrad, GradNorm, IMTL, Nash-MTL,
-//! Aligned-MTL) and FAMO live in `train::gradient`; their parameters are declared here.
+//! Aligned-MTL) and FAMO live in `awmt_torch::train::gradient`; their parameters are declared here.
 
 use serde::{Deserialize, Serialize};
 
