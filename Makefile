@@ -26,21 +26,18 @@ $(STAMP):
 	$(VENV)/bin/pip install --quiet --no-deps "torch==$(TORCH_VERSION)" $(CUDA_PIECES)
 	touch $@
 
-# Two binaries: awmt-worker links libtorch and runs training stages; the awmt front end is built
-# without the `torch` feature so that it starts in milliseconds (see Cargo.toml).
+# Three binaries of one workspace: awmt-worker (crates/awmt-torch) links libtorch and runs training
+# stages; the awmt front end and awmt-supervise (the root crate) have no libtorch dependency at all,
+# so that the front end starts in milliseconds (see Cargo.toml).
 build: $(STAMP)
-	$(CARGO_ENV) cargo build --release --locked --bin awmt-worker
-	$(CARGO_ENV) cargo build --release --locked --no-default-features --bin awmt --bin awmt-supervise
+	$(CARGO_ENV) cargo build --release --locked --workspace --bins
 
 run: build
 	$(AWMT) run $(PIPELINE)
 
-# `cargo test` builds the bins with default features, so target/release/awmt links libtorch after
-# it; the last two lines put the torch-free front end back (a copy of the `build` artefact) and
-# check it.
+# The last line checks what the workspace split guarantees: the front end links no libtorch.
 test: build
-	$(CARGO_ENV) cargo test --release --locked -- --test-threads=2
-	$(CARGO_ENV) cargo build --release --locked --no-default-features --bin awmt --bin awmt-supervise
+	$(CARGO_ENV) cargo test --release --locked --workspace -- --test-threads=2
 	@if ldd $(AWMT) | grep -q libtorch; then echo "error: $(AWMT) links libtorch" >&2; exit 1; fi
 
 bench: build
@@ -49,7 +46,7 @@ bench: build
 # The binaries benches/gpu_bench.sh runs on a CUDA machine, stripped and packed into
 # target/gpu.tar.xz (~16 MB: small enough to carry to the device machine).
 gpu-bench-bin: build
-	$(CARGO_ENV) cargo build --release --locked --bench train_step
+	$(CARGO_ENV) cargo build --release --locked -p awmt-torch --bench train_step
 	mkdir -p target/gpu
 	strip -o target/gpu/awmt target/release/awmt
 	strip -o target/gpu/awmt-worker target/release/awmt-worker

@@ -1,7 +1,7 @@
 """FAMO reference written from the paper (Liu et al., "FAMO: Fast Adaptive Multitask Optimization",
 NeurIPS 2023, Algorithm 1), NOT LibMTL's or the authors' code: neither LibMTL's PyPI release nor
 any other PyPI package ships FAMO. Used by benches/libmtl_check.py (numbers) and
-benches/grad_bench.py (cost), independently of awmt's src/train/gradient/famo.rs.
+benches/grad_bench.py (cost), independently of awmt's crates/awmt-torch/src/train/gradient/famo.rs.
 
 The paper's quantities: task logits ξ, z = softmax(ξ); the update direction is
 Σ_i z_i ∇log(L_i − L_i* + ε) rescaled by c = (Σ_i z_i / (L_i − L_i* + ε))⁻¹, i.e. task weights

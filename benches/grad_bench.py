@@ -1,5 +1,5 @@
 """PyTorch eager references for the gradient methods' per-iteration cost: the same work as
-`benches/train_step.rs --weighting=NAME [--mode=...]` (small_cnn or a ResNet with frozen BN and
+`crates/awmt-torch/benches/train_step.rs --weighting=NAME [--mode=...]` (small_cnn or a ResNet with frozen BN and
 one FC to 40 binary tasks, 10 validation images forward without gradient, 10 training images
 forward, the per-task square losses, the method's backward, SGD with momentum).
 

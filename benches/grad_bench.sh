@@ -23,7 +23,7 @@ bench_python || exit 1
 if [ -n "${AWMT_TRAIN_BENCH_BIN:-}" ]; then
     BIN=$AWMT_TRAIN_BENCH_BIN
 else
-    cargo build --release --bench train_step >&2
+    cargo build --release --locked -p awmt-torch --bench train_step >&2
     BIN=$(ls -t target/release/deps/train_step-* | grep -v '\.d$' | head -1)
 fi
 OUT=$(mktemp)

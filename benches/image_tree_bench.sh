@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-200000}
-# The front end as `make build` builds it (without libtorch; `cargo test` links it in).
+# The front end as `make build` builds it (the awmt crate, which links no libtorch).
 make -s build >&2
 AWMT=$PWD/target/release/awmt
 WORK=$(mktemp -d)

@@ -1,4 +1,4 @@
-"""PyTorch eager reference for benches/train_step.rs: the same per-iteration work with torchvision's
+"""PyTorch eager reference for crates/awmt-torch/benches/train_step.rs: the same per-iteration work with torchvision's
 ResNet (frozen BN, single FC to 40 outputs, no dropout), 10 validation images forward without
 gradient, 10 training images forward + backward with the per-task square loss, SGD momentum 0.9,
 weight decay 5e-4. Prints one JSON line like the Rust bench.
@@ -18,7 +18,7 @@ TASKS, BATCH, WARMUP = 40, 10, 3
 
 
 def small_cnn():
-    """awmt's `small_cnn` (src/model/small_cnn.rs): four 3x3 conv-BN-ReLU stages of 16, 32, 64, 128
+    """awmt's `small_cnn` (crates/awmt-torch/src/model/small_cnn.rs): four 3x3 conv-BN-ReLU stages of 16, 32, 64, 128
     channels, 2x2 max pooling after the first three, global average pooling, one FC."""
     layers, c_in = [], 3
     for i, w in enumerate([16, 32, 64, 128]):

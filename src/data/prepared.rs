@@ -77,16 +77,4 @@ impl PreparedSplit {
         let n = self.info.image_bytes();
         &self.map[i * n..(i + 1) * n]
     }
-
-    /// Images `indices` as a normalised float tensor of shape N×3×H×W on the CPU.
-    #[cfg(feature = "torch")]
-    pub fn batch(&self, indices: &[usize]) -> tch::Tensor {
-        let n = self.info.image_bytes();
-        let mut floats = vec![0f32; indices.len() * n];
-        for (&i, out) in indices.iter().zip(floats.chunks_exact_mut(n)) {
-            super::images::normalise_chw(self.image(i), self.info.mean, self.info.std, out);
-        }
-        let (h, w, c) = (self.info.height as i64, self.info.width as i64, self.info.channels as i64);
-        tch::Tensor::from_slice(&floats).view([indices.len() as i64, c, h, w])
-    }
 }

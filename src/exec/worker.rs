@@ -1,5 +1,6 @@
 //! Running exactly one stage: `awmt-worker exec-stage --context F` (a local executor's
-//! subprocess) and `awmt exec-stage --pipeline F --stage S --cache D` (a Slurm job).
+//! subprocess; the worker's side is `awmt_torch::worker`) and `awmt exec-stage --pipeline F
+//! --stage S --cache D` (a Slurm job).
 
 use std::path::{Path, PathBuf};
 
@@ -25,20 +26,6 @@ pub fn worker_exe() -> Result<PathBuf> {
 pub fn read_context(path: &Path) -> Result<StageContext> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_slice(&bytes).with_context(|| format!("{}: not a stage context", path.display()))
-}
-
-/// Runs one stage in this process (the worker), with its thread budget applied to rayon and
-/// libtorch.
-#[cfg(feature = "torch")]
-pub fn run_here(ctx: &StageContext) -> Result<()> {
-    let kind = stages::find(&ctx.kind).with_context(|| format!("unknown stage kind `{}`", ctx.kind))?;
-    let threads = ctx.threads.max(1);
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().ok();
-    tch::set_num_threads(threads as i32);
-    if ctx.gpus > 0 {
-        crate::torch_env::load_cuda_backend();
-    }
-    kind.run(ctx)
 }
 
 /// Runs one stage to completion: in-process for kinds that only start processes of their own,

@@ -32,7 +32,7 @@ impl Trunk {
 pub struct NetConfig {
     pub trunk: Trunk,
     /// BN always normalises with its stored statistics (γ and β may still be trained: see
-    /// `InitOptions` in `model::net`).
+    /// `InitOptions` in `awmt_torch::model::net`).
     pub frozen_bn: bool,
     pub dropout: f64,
     /// Width of a hidden FC layer in the head; 0 = a single FC.

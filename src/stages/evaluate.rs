@@ -166,18 +166,14 @@ impl StageKind for Evaluate {
         }
         Ok(canonical)
     }
-    fn run(&self, ctx: &StageContext) -> Result<()> {
-        #[cfg(feature = "torch")]
-        return run_with(ctx, &crate::train::predict::predict);
-        #[cfg(not(feature = "torch"))]
-        return {
-            let _ = ctx;
-            super::needs_worker("evaluate")
-        };
+    /// Prediction needs libtorch: `awmt-worker` runs [`run_with`] with its predictor
+    /// (`awmt_torch::stages::evaluate`).
+    fn run(&self, _ctx: &StageContext) -> Result<()> {
+        super::needs_worker("evaluate")
     }
 }
 
-/// `predict(model_dir, data_dir, split, tau, threads)`, as `crate::train::predict::predict`.
+/// `predict(model_dir, data_dir, split, tau, threads)`, as `awmt_torch::train::predict::predict`.
 pub type Predictor<'a> = dyn Fn(&Path, &Path, &str, f64, usize) -> Result<Vec<PredictionRow>> + 'a;
 
 /// The stage's work with the prediction step passed in, so the glue (reading the split table,

@@ -245,11 +245,11 @@ pub trait StageKind: Send + Sync {
     fn run(&self, ctx: &StageContext) -> Result<()>;
 }
 
-/// The error of a kind's `run` in a build without libtorch (the `awmt` front end). Isolated kinds
-/// always run in `awmt-worker`, so reaching this is a bug, not a user error.
-#[cfg(not(feature = "torch"))]
+/// The error of `run` for a kind whose work needs libtorch (`train`, `evaluate`): `awmt-worker`
+/// runs it (`awmt_torch::stages::run`). Isolated kinds always run there, so reaching this is a bug,
+/// not a user error.
 pub fn needs_worker(kind: &str) -> Result<()> {
-    bail!("kind `{kind}` needs libtorch and runs in `awmt-worker`; this binary was built without it")
+    bail!("kind `{kind}` needs libtorch and runs in `awmt-worker`; awmt itself never links it")
 }
 
 /// Every built-in kind.

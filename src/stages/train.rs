@@ -54,12 +54,8 @@
 //! final λ, warnings, and `timing`: wall seconds and images/s of this run). Everything except
 //! `timing` is deterministic: a resumed run ends byte-identical to an uninterrupted one.
 
-#[cfg(feature = "torch")]
-use super::InputItem;
 use super::{InputSlot, ParamError, Resources, StageContext, StageKind};
 use crate::train::config::DeviceChoice;
-#[cfg(feature = "torch")]
-use crate::train::{train, RunOptions, RunPaths};
 use crate::train::TrainConfig;
 
 pub struct Train;
@@ -94,33 +90,9 @@ impl StageKind for Train {
     fn volatile_fields(&self) -> &'static [(&'static str, &'static str)] {
         &[("train_summary.json", "timing")]
     }
-    fn run(&self, ctx: &StageContext) -> anyhow::Result<()> {
-        run_training(ctx)
+    /// Training needs libtorch: it runs in `awmt-worker` (`awmt_torch::stages::train`), never in
+    /// the `awmt` front end.
+    fn run(&self, _ctx: &StageContext) -> anyhow::Result<()> {
+        super::needs_worker("train")
     }
-}
-
-/// Training needs libtorch: it runs in `awmt-worker`, never in the `awmt` front end.
-#[cfg(not(feature = "torch"))]
-fn run_training(_ctx: &StageContext) -> anyhow::Result<()> {
-    super::needs_worker("train")
-}
-
-#[cfg(feature = "torch")]
-fn run_training(ctx: &StageContext) -> anyhow::Result<()> {
-    let cfg: TrainConfig = ctx.params()?;
-    let data = ctx.input("data")?;
-    let pretrained: Option<&InputItem> = ctx.inputs("pretrained").first();
-    // The load-time check again, for a stage run on its own (`awmt exec-stage`).
-    if let Err((msg, help)) = cfg.check_pretrained(pretrained.is_some()) {
-        anyhow::bail!("stage `{}`: {msg}; {help}", ctx.stage);
-    }
-    let paths = RunPaths {
-        data: &data.path,
-        pretrained: pretrained.map(|p| p.path.as_path()),
-        out: &ctx.out_dir,
-        scratch: &ctx.scratch_dir,
-    };
-    let opts = RunOptions { threads: ctx.threads, gpus: ctx.gpus, stop_after: None };
-    train(&cfg, &paths, &opts)?;
-    Ok(())
 }

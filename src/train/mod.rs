@@ -1,25 +1,14 @@
-//! Training: Algorithm 1, task-weighting methods (loss- and gradient-based), losses, checkpoints, logs, prediction.
+//! Training without libtorch: the `train` stage's configuration, the files a training writes and
+//! reads (`files`, `model_file`, `prediction`), and the task-weighting, gradient-method and loss
+//! specs. Algorithm 1 itself, the methods' implementations, checkpoints, logs and prediction are
+//! `awmt_torch::train`.
 
-#[cfg(feature = "torch")]
-pub mod algorithm;
-#[cfg(feature = "torch")]
-pub mod checkpoint;
 pub mod config;
 pub mod files;
 pub mod gradient;
-#[cfg(feature = "torch")]
-pub mod log;
 pub mod losses;
 pub mod model_file;
-#[cfg(feature = "torch")]
-pub mod predict;
 pub mod prediction;
-#[cfg(feature = "torch")]
-pub mod progress;
-#[cfg(feature = "torch")]
-pub mod sgd;
 pub mod weighting;
 
-#[cfg(feature = "torch")]
-pub use algorithm::{train, Outcome, RunOptions, RunPaths};
 pub use config::TrainConfig;

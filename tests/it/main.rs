@@ -1,11 +1,12 @@
-//! awmt's integration tests, as one test binary (one link of polars and libtorch instead of one
-//! per file; ripgrep and just do the same). Each module is one area; `cargo test --test it
-//! <module>::` runs one of them. Support code: `common` (a scratch project and the awmt binary),
-//! `data_support`, `train_support`.
+//! awmt's integration tests, as one test binary (one link of polars instead of one per file; ripgrep
+//! and just do the same). Each module is one area; `cargo test --test it <module>::` runs one of
+//! them. Support code: `common` (a scratch project and the awmt binary), `data_support`. The tests
+//! that train in this process are awmt-torch's (crates/awmt-torch/tests/it). Pipelines run `awmt`,
+//! which starts `awmt-worker` beside it: `cargo test` at the root builds both (both crates are
+//! default members of the workspace).
 
 mod common;
 mod data_support;
-mod train_support;
 
 mod data_celeba;
 mod data_decoders;
@@ -23,9 +24,4 @@ mod quickstart_quality;
 mod results_pipeline;
 mod runs_experiments;
 mod slurm_executor;
-mod train_learns;
-mod train_gradient;
-mod train_predict;
-mod train_pretrained;
-mod train_replay;
-mod train_resume;
+mod train_from_scratch;

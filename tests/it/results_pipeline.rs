@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use awmt::data::tasks::{LabelTable, Task, TaskSet};
 use awmt::stages::{evaluate, find, InputItem, StageContext};
-use awmt::train::predict::PredictionRow;
+use awmt::train::prediction::PredictionRow;
 use polars::prelude::*;
 
 const CELEBA_TASKS: [&str; 6] = ["5_o_Clock_Shadow", "Bald", "Male", "Smiling", "Wearing_Hat", "Young"];
@@ -133,7 +133,7 @@ fn model(root: &Path, name: &str, tasks: &[&str], accuracy: u64, salt: u64, weig
     dir
 }
 
-/// The stand-in for `train::predict::predict`: right with the model's accuracy (per mille), wrong
+/// The stand-in for `awmt_torch::train::predict::predict`: right with the model's accuracy (per mille), wrong
 /// otherwise; colour tasks predict the first marked colour when right.
 fn fake_predict(
     model_dir: &Path,

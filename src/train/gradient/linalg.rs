@@ -160,8 +160,8 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
     ((0..n).map(|i| m[i * n + i]).collect(), v)
 }
 
-/// Whether `a` and `b` agree entry by entry within `tol` (the gradient methods' unit tests).
-#[cfg(test)]
+/// Whether `a` and `b` agree entry by entry within `tol` (the gradient methods' unit tests, here
+/// and in awmt-torch, whose tests cannot see this crate's `cfg(test)` items).
 pub fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < tol)
 }

@@ -8,7 +8,8 @@
 //! combination (PCGrad's projections and CAGrad's correction included: their coefficients are
 //! tracked through the Gram matrix), so w *is* the effective λ logged in `train_log` and drawn in
 //! the λ figure, and the methods are plain f64 code tested on hand-built gradients.
-//! `backward.rs` (torch) computes the g_j, K and d and hands d to the SGD step.
+//! `awmt_torch::train::gradient::backward` computes the g_j, K and d with libtorch and hands d to
+//! the SGD step; the methods themselves are in `awmt_torch::train::gradient` too.
 //!
 //! Two modes (`mode:`), as LibMTL has them:
 //! - `parameters` (default; exact): g_j = ∂L_j/∂θ_shared over every shared parameter (the trunk and
@@ -34,25 +35,6 @@
 
 pub mod linalg;
 pub mod spec;
-
-#[cfg(feature = "torch")]
-pub mod aligned_mtl;
-#[cfg(feature = "torch")]
-pub mod backward;
-#[cfg(feature = "torch")]
-pub mod cagrad;
-#[cfg(feature = "torch")]
-pub mod famo;
-#[cfg(feature = "torch")]
-pub mod gradnorm;
-#[cfg(feature = "torch")]
-pub mod imtl;
-#[cfg(feature = "torch")]
-pub mod mgda;
-#[cfg(feature = "torch")]
-pub mod nash_mtl;
-#[cfg(feature = "torch")]
-pub mod pcgrad;
 
 pub use spec::{FamoUpdate, GradMode, MgdaNormalization};
 
@@ -122,55 +104,4 @@ impl Gram {
 pub fn combine(grads: &[Vec<f64>], w: &[f64]) -> Vec<f64> {
     let p = grads.first().map_or(0, |g| g.len());
     (0..p).map(|k| grads.iter().zip(w).map(|(g, wj)| wj * g[k]).sum()).collect()
-}
-
-#[cfg(feature = "torch")]
-/// A method that aggregates per-task gradients (the other half of [`super::weighting::Weighting`]).
-pub trait GradientMethod: Send {
-    /// With respect to what the per-task gradients are taken.
-    fn mode(&self) -> GradMode;
-    /// The method's name as written in `method:` (for messages).
-    fn name(&self) -> &'static str;
-    /// The weights w of d = Σ_j w_j g_j. Never NaN for finite K; the caller stops training if
-    /// they are anyway.
-    fn combine(&mut self, info: &StepInfo, gram: &Gram) -> Vec<f64>;
-}
-
-#[cfg(feature = "torch")]
-/// The `Weighting` side of a gradient method that keeps no state between iterations (MGDA,
-/// CAGrad, IMTL, Aligned-MTL): λ from `weights` is ignored (all ones), nothing to checkpoint, and
-/// the update comes from [`GradientMethod::combine`].
-pub struct Stateless<G>(pub G);
-
-#[cfg(feature = "torch")]
-impl<G: GradientMethod> super::weighting::Weighting for Stateless<G> {
-    fn weights(&mut self, _t: u64, train: &[f64], _val: &[f64]) -> Vec<f64> {
-        vec![1.0; train.len()]
-    }
-    fn state(&self) -> super::weighting::WeightingState {
-        super::weighting::WeightingState::default()
-    }
-    fn load_state(&mut self, _state: &super::weighting::WeightingState) -> anyhow::Result<()> {
-        Ok(())
-    }
-    fn as_gradient(&mut self) -> Option<&mut dyn GradientMethod> {
-        Some(&mut self.0)
-    }
-}
-
-#[cfg(feature = "torch")]
-/// The weighting state of a gradient method, when `spec` names one.
-pub fn build(spec: &super::weighting::WeightingSpec, tasks: usize, seed: u64) -> Option<Box<dyn super::weighting::Weighting>> {
-    use super::weighting::WeightingSpec as W;
-    Some(match *spec {
-        W::Mgda { mode, normalization } => Box::new(Stateless(mgda::Mgda::new(tasks, mode, normalization))),
-        W::Pcgrad { mode } => Box::new(pcgrad::PcGrad::new(tasks, mode, seed)),
-        W::Cagrad { mode, c, rescale } => Box::new(Stateless(cagrad::CaGrad::new(mode, c, rescale))),
-        W::Gradnorm { mode, alpha } => Box::new(gradnorm::GradNorm::new(tasks, mode, alpha)),
-        W::Imtl { mode } => Box::new(Stateless(imtl::Imtl::new(mode))),
-        W::NashMtl { mode, max_norm, update_every } => Box::new(nash_mtl::NashMtl::new(tasks, mode, max_norm, update_every)),
-        W::AlignedMtl { mode } => Box::new(Stateless(aligned_mtl::AlignedMtl::new(mode))),
-        W::Famo { w_lr, gamma, update } => Box::new(famo::Famo::new(tasks, w_lr, gamma, update)),
-        _ => return None,
-    })
 }

@@ -6,9 +6,9 @@ use crate::train_support;
 
 use std::collections::BTreeMap;
 
-use awmt::model::{pretrained, InitOptions, LinearInit, Net, NetConfig, Trunk};
+use awmt_torch::model::{pretrained, InitOptions, LinearInit, Net, NetConfig, Trunk};
 use awmt::stages::{InputItem, StageContext};
-use awmt::train::predict::predict;
+use awmt_torch::train::predict::predict;
 
 #[test]
 fn stage_run_then_predict() {
@@ -27,7 +27,7 @@ fn stage_run_then_predict() {
 
     let out = tmp.path().join("out");
     let inputs = vec![("data", vec![InputItem { path: data.clone(), stage: Some("prep".into()) }])];
-    StageContext::standalone("train", "awmt", &params, inputs, &out).unwrap().run_standalone().unwrap();
+    awmt_torch::stages::run(&StageContext::standalone("train", "awmt", &params, inputs, &out).unwrap()).unwrap();
 
     let rows = predict(&out, &data, "test", 0.0, 1).unwrap();
     assert_eq!(rows.len(), 13 * 4);
@@ -148,7 +148,7 @@ fn bf16_mixed_precision_and_channels_last_run_on_cpu() {
 
 #[test]
 fn a_task_subset_trains_a_separate_model() {
-    use awmt::train::{train, RunOptions, RunPaths};
+    use awmt_torch::train::{train, RunOptions, RunPaths};
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     train_support::write_prepared(&data, 16, [30, 15, 6], 9);
@@ -173,8 +173,8 @@ fn a_task_subset_trains_a_separate_model() {
 
 #[test]
 fn the_release_trains_the_classifier_bias_at_twice_the_rate_without_decay() {
-    use awmt::train::algorithm::param_groups;
-    use awmt::train::sgd::Sgd;
+    use awmt_torch::train::algorithm::param_groups;
+    use awmt_torch::train::sgd::Sgd;
     let cfg = train_support::small_config(serde_json::json!({"preset": "paper_celeba", "weight_decay": 0.01}));
     let init = InitOptions { train_bn_affine: true, ..InitOptions::default() };
     let net = Net::with_init(&NetConfig { trunk: Trunk::SmallCnn, frozen_bn: true, dropout: 0.0, hidden: 6, outputs: 3 }, init, tch::Device::Cpu, 0);

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["exec-stage", "--context", file] => {
-            let result = awmt::exec::worker::read_context(&PathBuf::from(file)).and_then(|ctx| awmt::exec::worker::run_here(&ctx));
+            let result = awmt::exec::worker::read_context(&PathBuf::from(file)).and_then(|ctx| awmt_torch::worker::run_here(&ctx));
             match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -32,9 +32,9 @@ fn main() -> ExitCode {
             }
         }
         ["doctor"] => {
-            let cuda_loaded = awmt::torch_env::load_cuda_backend();
-            let lib = awmt::torch_env::libtorch_dir().map(|d| d.display().to_string()).unwrap_or_else(|| "not found".into());
-            let version = awmt::torch_env::libtorch_version().unwrap_or_else(|| "unknown".into());
+            let cuda_loaded = awmt_torch::torch_env::load_cuda_backend();
+            let lib = awmt_torch::torch_env::libtorch_dir().map(|d| d.display().to_string()).unwrap_or_else(|| "not found".into());
+            let version = awmt_torch::torch_env::libtorch_version().unwrap_or_else(|| "unknown".into());
             println!("libtorch        {version} (expected {}) at {lib}", awmt::TORCH_VERSION);
             if version != "unknown" && !version.starts_with(awmt::TORCH_VERSION) {
                 println!("                WARNING: awmt was built for torch {}; rebuild with `make build`", awmt::TORCH_VERSION);
@@ -55,7 +55,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         ["gpus"] => {
-            let n = if awmt::torch_env::load_cuda_backend() { tch::Cuda::device_count().max(0) } else { 0 };
+            let n = if awmt_torch::torch_env::load_cuda_backend() { tch::Cuda::device_count().max(0) } else { 0 };
             println!("{n}");
             ExitCode::SUCCESS
         }

@@ -4,7 +4,7 @@
 
 use crate::train_support;
 
-use awmt::train::{train, Outcome, RunOptions, RunPaths};
+use awmt_torch::train::{train, Outcome, RunOptions, RunPaths};
 
 const METHODS: [&str; 8] = ["mgda", "pcgrad", "cagrad", "gradnorm", "imtl", "nash_mtl", "aligned_mtl", "famo"];
 

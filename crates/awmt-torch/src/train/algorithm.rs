@@ -16,11 +16,12 @@ use super::log::TrainLog;
 use super::losses::{BatchLabels, LossConfig, MulticlassLoss, TaskLayout};
 use super::model_file::ModelInfo;
 use super::progress::Progress;
-use crate::rng::{derive_seed, Rng};
+use awmt::rng::{derive_seed, Rng};
 use super::sgd::Sgd;
-use super::weighting::{WeightingSpec, WeightingState};
-use crate::data::prepared::PreparedSplit;
-use crate::data::tasks::{LabelTable, TaskSet, TaskType};
+use super::weighting::{BuildWeighting, WeightingSpec, WeightingState};
+use awmt::data::prepared::PreparedSplit;
+use crate::data::ImageBatch;
+use awmt::data::tasks::{LabelTable, TaskSet, TaskType};
 use crate::model::{pretrained, InitOptions, LinearInit, Net, NetConfig};
 
 /// Stream tags of the run's random streams.
@@ -401,6 +402,6 @@ pub fn train(cfg: &TrainConfig, paths: &RunPaths, opts: &RunOptions) -> Result<O
         },
     });
     let path = paths.out.join("train_summary.json");
-    crate::util::write_json(&path, &summary)?;
+    awmt::util::write_json(&path, &summary)?;
     Ok(Outcome::Finished)
 }

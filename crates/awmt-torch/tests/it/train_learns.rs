@@ -3,7 +3,7 @@
 
 use crate::train_support;
 
-use awmt::train::{train, RunOptions, RunPaths};
+use awmt_torch::train::{train, RunOptions, RunPaths};
 
 fn mean_over(rows: &[(u64, String, f64, f64, f64, f64)], from: u64, to: u64, col: usize) -> f64 {
     let sel: Vec<f64> = rows

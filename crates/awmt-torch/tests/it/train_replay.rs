@@ -4,7 +4,7 @@
 
 use crate::train_support;
 
-use awmt::train::{train, RunOptions, RunPaths};
+use awmt_torch::train::{train, RunOptions, RunPaths};
 
 /// Algorithm 1 steps 4–5 + Algorithm 2 over v_t (rows: iterations, columns: tasks), each task's
 /// v multiplied by `scale[j]` first (`class_scale`). Returns the λ of every iteration.

@@ -1,16 +1,15 @@
 //! Pretrained trunks: a train stage fine-tunes from another train stage's output directory (every
 //! trunk tensor lands bit-exactly, heads are fresh whatever their shape in the source); a
 //! torchvision checkpoint as torch.save writes it loads every tensor in place, and damaged ones
-//! are named errors; a frozen-BN stage without weights is refused at load time unless
-//! `from_scratch: true`, which runs.
+//! are named errors. (A frozen-BN stage without weights refused at load time: awmt's
+//! `train_from_scratch`, through the binaries.)
 
-use crate::common;
 use crate::train_support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use awmt::model::{pretrained, Net, NetConfig, Trunk};
+use awmt_torch::model::{pretrained, Net, NetConfig, Trunk};
 use awmt::stages::{InputItem, StageContext};
 
 fn read(file: &Path) -> BTreeMap<String, tch::Tensor> {
@@ -24,7 +23,7 @@ fn run_train_stage(tmp: &Path, name: &str, with: serde_json::Value, data: &Path,
     if let Some(p) = pretrained {
         inputs.push(("pretrained", vec![InputItem { path: p.to_path_buf(), stage: Some("pretext".into()) }]));
     }
-    StageContext::standalone("train", name, &with, inputs, &out).unwrap().run_standalone().unwrap();
+    awmt_torch::stages::run(&StageContext::standalone("train", name, &with, inputs, &out).unwrap()).unwrap();
     out
 }
 
@@ -140,7 +139,7 @@ fn python() -> Option<String> {
 
 /// Runs tests/fixtures/torchvision_checkpoint.py; returns the line that says which writer it used.
 fn write_checkpoint(py: &str, out: &Path, arch: &str, extra: &[&str]) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/torchvision_checkpoint.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/torchvision_checkpoint.py");
     let o = std::process::Command::new(py).arg(&script).arg(out).arg(arch).args(extra).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or_default().to_string()
@@ -200,46 +199,4 @@ fn torchvision_checkpoints_load_every_tensor_in_place() {
     write_checkpoint(&py, &wrong, "resnet18", &["--wrong-shape", "layer2.0.conv1.weight"]);
     let e = format!("{:#}", pretrained::load_trunk(&mut r18(), &wrong).unwrap_err());
     assert!(e.contains("resnet18-wrong.pth") && e.contains("layer2.0.conv1.weight") && e.contains("[64, 128, 3, 3]") && e.contains("[128, 64, 3, 3]"), "{e}");
-}
-
-/// A small pipeline: procedural faces → split → prepare (16×16) → one train stage with `train`.
-fn pipeline(train: &str) -> String {
-    format!(
-        "stages:\n  faces:\n    kind: synth\n    with: {{style: faces, images: 48, images_per_identity: 4, width: 32, height: 40, seed: 3}}\n  \
-         split:\n    kind: split\n    inputs: {{root: faces}}\n    with: {{format: celeba, tasks: [Eyeglasses, Male]}}\n  \
-         prep:\n    kind: prepare\n    inputs: {{split: split, root: faces}}\n    with: {{size: [16, 16]}}\n{train}"
-    )
-}
-
-#[test]
-fn frozen_bn_without_weights_is_refused_before_anything_runs_unless_from_scratch() {
-    let p = common::Project::new();
-    // Frozen BN (the default) and no `pretrained`: exit 2 at the stage's line, with what to do;
-    // a `foreach` group is reported once.
-    p.write(
-        "refused.yaml",
-        &pipeline(
-            "  basic:\n    kind: train\n    inputs: {data: prep}\n    with: {model: small_cnn, iterations: 2}\n  \
-             sep:\n    kind: train\n    foreach: {task: [Eyeglasses, Male]}\n    inputs: {data: prep}\n    with: {model: small_cnn, tasks: [\"${task}\"]}\n",
-        ),
-    );
-    let out = p.awmt(&["run", "refused.yaml"]);
-    let err = common::stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("refused.yaml:13:3") && err.contains("stage `basic`") && err.contains("needs pretrained weights"), "{err}");
-    assert!(err.contains("from_scratch: true") && err.contains("freeze_bn: false") && err.contains("pretrained:"), "{err}");
-    assert_eq!(err.matches("stage `sep`").count(), 1, "{err}");
-    assert!(!p.path("cache").join("stages").exists() || p.cache_entries().is_empty(), "nothing may run");
-    // `from_scratch` together with weights contradicts itself.
-    p.write("both.yaml", &pipeline("  t:\n    kind: train\n    inputs: {data: prep, pretrained: prep}\n    with: {model: small_cnn, from_scratch: true}\n"));
-    let out = p.awmt(&["dag", "both.yaml"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(common::stderr(&out).contains("contradicts"), "{}", common::stderr(&out));
-    // Saying `from_scratch: true` runs.
-    p.write(
-        "scratch.yaml",
-        &pipeline("  t:\n    kind: train\n    inputs: {data: prep}\n    with: {model: small_cnn, from_scratch: true, iterations: 3, milestones: [], checkpoint_every: 0}\n"),
-    );
-    let (status, out) = p.run_json("scratch.yaml", &[]);
-    assert_eq!(status.get("t").map(String::as_str), Some("ran"), "{status:?} {}", common::stderr(&out));
 }

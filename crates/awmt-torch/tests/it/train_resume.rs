@@ -4,7 +4,7 @@
 
 use crate::train_support;
 
-use awmt::train::{train, Outcome, RunOptions, RunPaths};
+use awmt_torch::train::{train, Outcome, RunOptions, RunPaths};
 
 fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)

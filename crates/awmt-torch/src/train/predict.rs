@@ -6,8 +6,9 @@ use anyhow::{bail, Context as _, Result};
 use tch::{Device, Kind};
 
 use super::model_file::ModelInfo;
-use crate::data::prepared::PreparedSplit;
-use crate::data::tasks::{LabelTable, TaskSet, TaskType};
+use awmt::data::prepared::PreparedSplit;
+use crate::data::ImageBatch;
+use awmt::data::tasks::{LabelTable, TaskSet, TaskType};
 use crate::model::Net;
 
 pub use super::prediction::PredictionRow;

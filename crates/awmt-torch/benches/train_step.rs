@@ -12,11 +12,11 @@
 use std::time::Instant;
 
 use awmt::data::tasks::{LabelTable, Task, TaskSet};
-use awmt::model::{Net, NetConfig, Trunk};
-use awmt::train::losses::{BatchLabels, BinaryLoss, LossConfig, MulticlassLoss, TaskLayout};
-use awmt::train::sgd::Sgd;
-use awmt::train::gradient;
-use awmt::train::weighting::WeightingSpec;
+use awmt_torch::model::{Net, NetConfig, Trunk};
+use awmt_torch::train::losses::{BatchLabels, BinaryLoss, LossConfig, MulticlassLoss, TaskLayout};
+use awmt_torch::train::sgd::Sgd;
+use awmt_torch::train::gradient;
+use awmt_torch::train::weighting::{BuildWeighting, WeightingSpec};
 use tch::{Device, Kind, Tensor};
 
 const TASKS: usize = 40;
@@ -67,7 +67,7 @@ fn main() {
     }
     tch::set_num_threads(threads);
     let device = if cuda {
-        if !awmt::torch_env::load_cuda_backend() || !tch::Cuda::is_available() {
+        if !awmt_torch::torch_env::load_cuda_backend() || !tch::Cuda::is_available() {
             eprintln!("--device=cuda: CUDA is not available to libtorch here");
             std::process::exit(2);
         }

@@ -6,7 +6,7 @@
 use tch::{Kind, Tensor};
 
 use super::layers::{Linear, LinearInit, ParamStore};
-use crate::rng::Rng;
+use awmt::rng::Rng;
 
 pub struct Head {
     hidden: Option<Linear>,

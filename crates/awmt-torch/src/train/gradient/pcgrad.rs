@@ -8,7 +8,7 @@
 use anyhow::Result;
 
 use super::{GradMode, GradientMethod, Gram, StepInfo};
-use crate::rng::{derive_seed, Rng};
+use awmt::rng::{derive_seed, Rng};
 use crate::train::weighting::{Weighting, WeightingState};
 
 /// Stream tag of PCGrad's random orders.

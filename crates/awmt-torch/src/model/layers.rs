@@ -4,7 +4,7 @@
 use anyhow::{bail, Context as _, Result};
 use tch::{Device, Kind, Tensor};
 
-use crate::rng::Rng;
+use awmt::rng::Rng;
 
 /// How a stored tensor takes part in training.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
