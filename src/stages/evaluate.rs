@@ -18,6 +18,8 @@
 //! - `method` (default: the model stage's name without a `[…]` foreach suffix, e.g. `separate`
 //!   for `separate[Smiling]`; several differing names are joined with `+`): the label tables and
 //!   figures use for this run. Runs sharing a label are treated as seeds of one method.
+//! - `device` (default `auto`: the stage's GPU when it was granted one, `resources: {gpus: …}`,
+//!   and CUDA is available, else the CPU; `cpu` or `cuda` to insist): where the network runs.
 //!
 //! Outputs: `predictions.parquet` (+ `predictions.csv` under a million rows; columns `image`,
 //! `identity` (from the split table; null where unknown), `task`, `score`, `prediction`, `label`,
@@ -40,6 +42,7 @@ use crate::data::tasks::TaskSet;
 use crate::eval::colour::MARKED_SUFFIX;
 use crate::eval::files::{write_metrics_csv, write_predictions, Identities, RunMetrics};
 use crate::eval::scoring::{score, MarkedSets};
+use crate::train::config::DeviceChoice;
 use crate::train::prediction::PredictionRow;
 
 pub struct Evaluate;
@@ -50,12 +53,22 @@ struct Params {
     split: String,
     tau: f64,
     method: Option<String>,
+    /// Left out of the key when not set, so keys from before it existed stay valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device: Option<DeviceChoice>,
 }
 
 impl Default for Params {
     fn default() -> Self {
-        Params { split: "test".into(), tau: 0.0, method: None }
+        Params { split: "test".into(), tau: 0.0, method: None, device: None }
     }
+}
+
+/// Where the stage predicts: its `device` parameter, `auto` (a granted GPU when CUDA is there,
+/// else the CPU) when not set, as `train` decides.
+pub fn device_choice(ctx: &StageContext) -> Result<DeviceChoice> {
+    let p: Params = ctx.params()?;
+    Ok(p.device.unwrap_or(DeviceChoice::Auto))
 }
 
 /// `separate[Smiling]` → `separate`.

@@ -20,6 +20,11 @@ const BATCH: usize = 64;
 /// every image of `split` in `data_dir` (a `prepare` stage output), rows ordered by image then
 /// task. `threads` bounds the CPU threads used.
 pub fn predict(model_dir: &Path, data_dir: &Path, split: &str, tau: f64, threads: usize) -> Result<Vec<PredictionRow>> {
+    predict_on(model_dir, data_dir, split, tau, threads, Device::Cpu)
+}
+
+/// [`predict`] with the network on `device` (images are normalised on the CPU, then moved).
+pub fn predict_on(model_dir: &Path, data_dir: &Path, split: &str, tau: f64, threads: usize, device: Device) -> Result<Vec<PredictionRow>> {
     tch::set_num_threads(threads.max(1) as i32);
     let info = ModelInfo::load(model_dir)?;
     let data_tasks = TaskSet::load(data_dir)?;
@@ -56,7 +61,7 @@ pub fn predict(model_dir: &Path, data_dir: &Path, split: &str, tau: f64, threads
     if labels.len() != images.len {
         bail!("{}: `{split}` has {} label rows but {} prepared images", data_dir.display(), labels.len(), images.len);
     }
-    let mut net = Net::new(&info.net, Device::Cpu, 0);
+    let mut net = Net::new(&info.net, device, 0);
     net.load(&model_dir.join(ModelInfo::WEIGHTS))?;
 
     let outputs = info.net.outputs as usize;
@@ -64,7 +69,7 @@ pub fn predict(model_dir: &Path, data_dir: &Path, split: &str, tau: f64, threads
     let all: Vec<usize> = (0..images.len).collect();
     for chunk in all.chunks(BATCH) {
         let out = tch::no_grad(|| net.forward(&images.batch(chunk), None));
-        let flat = Vec::<f64>::try_from(out.to_kind(Kind::Double).reshape([-1])).context("reading network outputs")?;
+        let flat = Vec::<f64>::try_from(out.to_kind(Kind::Double).to_device(Device::Cpu).reshape([-1])).context("reading network outputs")?;
         for (i, &image) in chunk.iter().enumerate() {
             let psi = &flat[i * outputs..(i + 1) * outputs];
             let mut offset = 0;
