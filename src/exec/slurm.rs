@@ -203,11 +203,35 @@ impl SlurmExecutor {
         let mut still = Vec::new();
         for mut sub in self.live.drain(..) {
             let mut pending = Vec::new();
+            let job_id = sub.job_id.clone();
+            // The state squeue last showed for one task of this submission (array task, else the job).
+            let task_state = |exit_file: &std::path::Path| -> String {
+                let task = exit_file.extension().and_then(|t| t.to_str()).map(|t| format!("{job_id}_{t}")).unwrap_or_default();
+                queued.get(&task).or_else(|| queued.get(&job_id)).cloned().unwrap_or_default()
+            };
             for (index, exit_file) in sub.tasks.drain(..) {
                 match std::fs::read_to_string(&exit_file) {
                     Ok(code) => {
                         let code: i32 = code.trim().parse().unwrap_or(1);
+                        let state = task_state(&exit_file);
+                        // A stage killed by a signal (143, 137) may have been killed by the cluster
+                        // (time limit: SIGTERM to every process of the job, the wrapper may still
+                        // write the code). Wait for the task's final state before deciding.
+                        if code >= 128 && squeue_ok && is_live(&state) {
+                            pending.push((index, exit_file));
+                            continue;
+                        }
                         let (key, name, started) = self.jobs.remove(&index).unwrap_or_else(|| (String::new(), String::new(), Instant::now()));
+                        if code != 0 && ended_by_the_cluster(&state) {
+                            self.finished.push(JobDone {
+                                index,
+                                result: Err(anyhow::Error::new(super::retry::EndedBySlurm { job: sub.job_id.clone(), stage: name, state })),
+                                seconds: started.elapsed().as_secs_f64(),
+                                published: None,
+                                usage: None,
+                            });
+                            continue;
+                        }
                         let seconds = started.elapsed().as_secs_f64();
                         // CPU time and peak memory as the job's own `awmt exec-stage` measured them.
                         let usage = exit_file
@@ -245,15 +269,14 @@ impl SlurmExecutor {
             // the file to appear on a shared filesystem.
             let prefix = format!("{}_", sub.job_id);
             let mine: Vec<&String> = queued.iter().filter(|(id, _)| **id == sub.job_id || id.starts_with(&prefix)).map(|(_, s)| s).collect();
-            let ended = mine.iter().all(|s| !matches!(s.as_str(), "PENDING" | "RUNNING" | "CONFIGURING" | "COMPLETING" | "SUSPENDED" | "REQUEUED" | "RESIZING"));
+            let ended = mine.iter().all(|s| !is_live(s));
             if squeue_ok && ended && sub.submitted.elapsed() > Duration::from_secs(2) {
                 let since = *sub.ended_since.get_or_insert_with(Instant::now);
                 if since.elapsed() > Duration::from_secs(5) {
                     for (index, exit_file) in pending {
                         let (_, name, started) = self.jobs.remove(&index).unwrap_or_else(|| (String::new(), String::new(), Instant::now()));
                         // The task's last state says whether the cluster ended it (then it is resubmitted).
-                        let task = exit_file.extension().and_then(|t| t.to_str()).map(|t| format!("{}_{t}", sub.job_id)).unwrap_or_default();
-                        let state = queued.get(&task).or_else(|| queued.get(&sub.job_id)).cloned().unwrap_or_default();
+                        let state = task_state(&exit_file);
                         self.finished.push(JobDone {
                             index,
                             result: Err(anyhow::Error::new(super::retry::EndedBySlurm { job: sub.job_id.clone(), stage: name, state })),
@@ -270,6 +293,17 @@ impl SlurmExecutor {
         }
         self.live = still;
     }
+}
+
+/// Whether a squeue state is one a job passes through before it ends.
+fn is_live(state: &str) -> bool {
+    matches!(state, "PENDING" | "RUNNING" | "CONFIGURING" | "COMPLETING" | "SUSPENDED" | "REQUEUED" | "RESIZING" | "SIGNALING" | "STAGE_OUT")
+}
+
+/// Whether a final squeue state says the cluster ended the job (time, memory, node, preemption),
+/// whatever exit code the stage's own wrapper managed to write on its way down.
+fn ended_by_the_cluster(state: &str) -> bool {
+    matches!(state, "TIMEOUT" | "PREEMPTED" | "NODE_FAIL" | "BOOT_FAIL" | "OUT_OF_MEMORY" | "DEADLINE")
 }
 
 impl Executor for SlurmExecutor {

@@ -3,7 +3,8 @@
 //! with and without `--set` overrides, job arrays for foreach groups, nothing submitted when
 //! cached, failures with their log tail, and no job left behind after Ctrl-C. Skipped, saying why,
 //! where Slurm cannot be installed or started (it needs root and Debian's packages). What a job
-//! checks before running (its key against the run's) is tested without a cluster.
+//! checks before running (its key against the run's), and a time limit that races the job's own
+//! exit code, are tested without a cluster.
 
 use crate::common;
 
@@ -327,4 +328,58 @@ fn a_job_loads_the_runs_overrides_and_checks_its_key() {
     assert_eq!(p.read("a.txt"), "two\n");
     let (res, _) = p.run_json("p.yaml", &["--cache", &cache]);
     assert_eq!(res["a"], "ran", "without the flag, another key");
+}
+
+/// A time limit races the job's own wrapper: Slurm sends SIGTERM to every process of the job,
+/// and the wrapper may outlive the stage long enough to write its exit code (143). That code
+/// must not be read as the stage's failure while squeue still shows the job running: the final
+/// state (TIMEOUT) decides, and the job is resubmitted. Played with stand-in `sbatch`, `squeue`
+/// and `scancel` on the PATH, so that the race is the same every time and needs no cluster.
+#[test]
+fn an_exit_code_written_while_the_cluster_ends_the_job_waits_for_its_final_state() {
+    let p = Project::new();
+    p.write("p.yaml", "stages:\n  s:\n    kind: command\n    cmd: echo ok > out.txt\n    outs: [out.txt]\n    slurm: {time: \"1\"}\n");
+    // First submission: the wrapper "wrote" 143 at once; squeue shows RUNNING, then TIMEOUT a
+    // second later. Later submissions run the job script for real and end COMPLETED.
+    p.write(
+        "bin/sbatch",
+        r#"#!/bin/sh
+state="$(dirname "$0")/../state"
+mkdir -p "$state"
+n=$(($(cat "$state/count" 2>/dev/null || echo 0) + 1))
+echo $n > "$state/count"
+for last; do :; done
+dir=$(dirname "$last")
+if [ $n = 1 ]; then
+  echo 143 > "$dir/exit.0"
+  echo RUNNING > "$state/job.$n"
+  (sleep 1; echo TIMEOUT > "$state/job.$n") > /dev/null 2>&1 &
+else
+  sh "$last" > /dev/null 2>&1
+  echo COMPLETED > "$state/job.$n"
+fi
+echo $n
+"#,
+    );
+    p.write(
+        "bin/squeue",
+        r#"#!/bin/sh
+state="$(dirname "$0")/../state"
+while [ $# -gt 0 ]; do [ "$1" = -j ] && ids=$2; shift; done
+for id in $(echo "$ids" | tr , ' '); do echo "$id $(cat "$state/job.$id")"; done
+"#,
+    );
+    p.write("bin/scancel", "#!/bin/sh\nexit 0\n");
+    for tool in ["sbatch", "squeue", "scancel"] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p.path(&format!("bin/{tool}")), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!("{}:{}", p.path("bin").display(), std::env::var("PATH").unwrap_or_default());
+    let cache = p.path("cache").to_string_lossy().into_owned();
+    let out = p.command(&["run", "p.yaml", "--executor", "slurm", "--cache", &cache]).env("PATH", path).env("AWMT_SLURM_POLL_MS", "100").output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("time limit") && err.contains("resubmitting"), "{err}");
+    assert_eq!(p.read("state/count").trim(), "2", "submitted twice: {err}");
+    assert_eq!(p.read("out.txt"), "ok\n");
 }
