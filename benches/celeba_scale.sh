@@ -7,7 +7,8 @@
 #
 # Knobs: SCALE_IMAGES (default 202599), SCALE_ITERS (iterations per training, default 2),
 # SCALE_PRETRAIN_ITERS (default 20), SCALE_WORK (keep everything there instead of a temporary
-# folder), AWMT (a built front end; else `make build`).
+# folder), AWMT (a built front end; else `make build`), SCALE_UNTIL (stop after this phase:
+# render, split or prepared, to re-time the data path alone in minutes; default: everything).
 #
 # 1. Renders SCALE_IMAGES faces with the `synth` stage in the official aligned-and-cropped layout
 #    (img_align_celeba/000001.jpg …, 178×218, list_attr_celeba.txt in the official format,
@@ -30,6 +31,11 @@ REPO=$PWD
 N=${SCALE_IMAGES:-202599}
 ITERS=${SCALE_ITERS:-2}
 PRE_ITERS=${SCALE_PRETRAIN_ITERS:-20}
+UNTIL=${SCALE_UNTIL:-}
+case "$UNTIL" in
+    "" | render | split | prepared) ;;
+    *) echo "SCALE_UNTIL=$UNTIL: expected render, split or prepared (unset: the whole rehearsal)" >&2; exit 2 ;;
+esac
 if [ -z "${AWMT:-}" ]; then
     make -s build >&2
     AWMT=$REPO/target/release/awmt
@@ -84,6 +90,35 @@ sys.exit(proc.returncode)
 PY
 }
 
+# summary: the table per phase and per stage that ran.
+summary() {
+    echo "== summary" >&2
+    python3 - "$PHASES" "$N" <<'PY'
+import json, os, sys
+phases, n = sys.argv[1], int(sys.argv[2])
+print(f"\n{n} images; per phase (`awmt run --stage X`: the stage or group and the no-op check of what it needs)\n")
+print("| phase | wall s | CPU s | peak RSS MiB | MB written |")
+print("|---|---:|---:|---:|---:|")
+for line in open(phases):
+    label, wall, cpu, rss, written = line.rstrip("\n").split("\t")
+    print(f"| {label} | {float(wall):.1f} | {float(cpu):.1f} | {rss} | {int(written) / 1e6:.1f} |")
+ran = {}
+for line in (open(phases + ".json") if os.path.exists(phases + ".json") else []):
+    for s in json.loads(line)["stages"]:
+        if s["status"] == "ran":
+            ran[s["name"]] = s["seconds"]
+groups = {}
+for name, secs in ran.items():
+    g = name.split("[")[0]
+    groups.setdefault(g, []).append(secs)
+print("\nper stage that ran (wall s; groups: count, mean, max)\n")
+print("| stage | n | mean s | max s |")
+print("|---|---:|---:|---:|")
+for g, v in groups.items():
+    print(f"| {g} | {len(v)} | {sum(v) / len(v):.2f} | {max(v):.2f} |")
+PY
+}
+
 echo "== rehearsal: $N faces, $ITERS iterations per training, $(nproc) cores; work in $WORK" >&2
 
 echo "== 1. render $N faces in CelebA's aligned-and-cropped layout" >&2
@@ -113,6 +148,7 @@ elif [ "$N" -eq 202599 ]; then
     echo "  no ../shared/data/real/celeba: the rendered partition and identities stay" >&2
 fi
 echo "  $(ls data/celeba/img_align_celeba | wc -l) images, $(du -sm data/celeba | cut -f1) MB" >&2
+if [ "$UNTIL" = render ]; then summary; exit 0; fi
 
 echo "== 2. split, prepare at 224×224, and the pretrained strided_cnn" >&2
 cat >pretrain.yaml <<YAML
@@ -139,6 +175,7 @@ YAML
 cp "$REPO/pipelines/celeba_full.yaml" celeba_full.yaml
 for stage in split prepared pretrain; do
     measure "$stage" "$AWMT" run pretrain.yaml --stage "$stage" -q --json
+    if [ "$UNTIL" = "$stage" ]; then summary; exit 0; fi
 done
 WEIGHTS=$WORK/reports/pretrain/pretrain
 
@@ -157,29 +194,4 @@ for stage in basic awmt separate eval table1 figures report; do
     measure "$stage" "$AWMT" run celeba_full.yaml "${SETS[@]}" --stage "$stage" -q --json
 done
 measure no-op-rerun "$AWMT" run celeba_full.yaml "${SETS[@]}" -q --json
-
-echo "== summary" >&2
-python3 - "$PHASES" "$N" <<'PY'
-import json, sys
-phases, n = sys.argv[1], int(sys.argv[2])
-print(f"\n{n} images; per phase (`awmt run --stage X`: the stage or group and the no-op check of what it needs)\n")
-print("| phase | wall s | CPU s | peak RSS MiB | MB written |")
-print("|---|---:|---:|---:|---:|")
-for line in open(phases):
-    label, wall, cpu, rss, written = line.rstrip("\n").split("\t")
-    print(f"| {label} | {float(wall):.1f} | {float(cpu):.1f} | {rss} | {int(written) / 1e6:.1f} |")
-ran = {}
-for line in open(phases + ".json"):
-    for s in json.loads(line)["stages"]:
-        if s["status"] == "ran":
-            ran[s["name"]] = s["seconds"]
-groups = {}
-for name, secs in ran.items():
-    g = name.split("[")[0]
-    groups.setdefault(g, []).append(secs)
-print("\nper stage that ran (wall s; groups: count, mean, max)\n")
-print("| stage | n | mean s | max s |")
-print("|---|---:|---:|---:|")
-for g, v in groups.items():
-    print(f"| {g} | {len(v)} | {sum(v) / len(v):.2f} | {max(v):.2f} |")
-PY
+summary
