@@ -223,13 +223,7 @@ impl SlurmExecutor {
                         }
                         let (key, name, started) = self.jobs.remove(&index).unwrap_or_else(|| (String::new(), String::new(), Instant::now()));
                         if code != 0 && ended_by_the_cluster(&state) {
-                            self.finished.push(JobDone {
-                                index,
-                                result: Err(anyhow::Error::new(super::retry::EndedBySlurm { job: sub.job_id.clone(), stage: name, state })),
-                                seconds: started.elapsed().as_secs_f64(),
-                                published: None,
-                                usage: None,
-                            });
+                            self.finished.push(ended_by_slurm(index, &sub.job_id, name, state, started));
                             continue;
                         }
                         let seconds = started.elapsed().as_secs_f64();
@@ -277,13 +271,7 @@ impl SlurmExecutor {
                         let (_, name, started) = self.jobs.remove(&index).unwrap_or_else(|| (String::new(), String::new(), Instant::now()));
                         // The task's last state says whether the cluster ended it (then it is resubmitted).
                         let state = task_state(&exit_file);
-                        self.finished.push(JobDone {
-                            index,
-                            result: Err(anyhow::Error::new(super::retry::EndedBySlurm { job: sub.job_id.clone(), stage: name, state })),
-                            seconds: started.elapsed().as_secs_f64(),
-                            published: None,
-                            usage: None,
-                        });
+                        self.finished.push(ended_by_slurm(index, &sub.job_id, name, state, started));
                     }
                     continue;
                 }
@@ -304,6 +292,18 @@ fn is_live(state: &str) -> bool {
 /// whatever exit code the stage's own wrapper managed to write on its way down.
 fn ended_by_the_cluster(state: &str) -> bool {
     matches!(state, "TIMEOUT" | "PREEMPTED" | "NODE_FAIL" | "BOOT_FAIL" | "OUT_OF_MEMORY" | "DEADLINE")
+}
+
+/// The outcome of a task the cluster ended (its final state says so, or it vanished without an
+/// exit file): an `EndedBySlurm` error, which the retry policy resubmits.
+fn ended_by_slurm(index: usize, job: &str, stage: String, state: String, started: Instant) -> JobDone {
+    JobDone {
+        index,
+        result: Err(anyhow::Error::new(super::retry::EndedBySlurm { job: job.to_string(), stage, state })),
+        seconds: started.elapsed().as_secs_f64(),
+        published: None,
+        usage: None,
+    }
 }
 
 impl Executor for SlurmExecutor {
